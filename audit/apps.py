@@ -1,0 +1,7 @@
+"""The append-only audit trail every other app writes to."""
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    name = "audit"
+    verbose_name = "Audit log"

@@ -1,0 +1,64 @@
+"""Helpers for benchmarks: a real gunicorn server on loopback with a throwaway SQLite database."""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bench_env(workdir):
+    env = dict(os.environ)
+    env.update(
+        SECRETSADMIN_ENV="test",
+        DATABASE_URL=f"sqlite:///{workdir}/bench.sqlite3",
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        PYTHONPATH=str(BASE_DIR),
+    )
+    return env
+
+
+def manage(env, *args):
+    subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], env=env, cwd=BASE_DIR, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+@contextmanager
+def gunicorn_server(env, workers=1, threads=1):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "secretsadmin.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
+        env=env, cwd=BASE_DIR,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@contextmanager
+def workdir():
+    with tempfile.TemporaryDirectory(prefix="secretsadmin-bench-") as path:
+        yield Path(path)

@@ -1,0 +1,78 @@
+"""Provider registry and the secret inventory. Metadata only: a secret's value is never stored."""
+import uuid
+
+from django.db import models
+
+
+class Provider(models.Model):
+    class Kind(models.TextChoices):
+        AWS = "aws", "AWS Secrets Manager"
+        VAULT = "vault", "HashiCorp Vault / OpenBao"
+        AZURE = "azure", "Azure Key Vault"
+        GCP = "gcp", "Google Cloud Secret Manager"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.SlugField(max_length=63, unique=True)
+    description = models.TextField(blank=True)
+    # Non-secret settings only (region, endpoint, address, namespace, mount, vault URL, project id).
+    settings = models.JSONField(default=dict, blank=True)
+    # How to authenticate, as a reference resolved at call time (env var names, profile, ambient
+    # identity) - never a raw credential.
+    auth_reference = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    managed_by_config = models.BooleanField(default=False, help_text="Declared in the TOML configuration")
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_sync_ok = models.BooleanField(null=True)
+    last_sync_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [
+            ("test_provider", "Can test a provider's connection"),
+            ("sync_provider", "Can sync a provider's inventory"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Secret(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        MISSING = "missing", "Missing in provider"
+        DISABLED = "disabled", "Disabled"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="secrets")
+    # Provider-native name: Vault "path/to/secret#key", GCP "secret_id[/version]".
+    name = models.CharField(max_length=512)
+    external_id = models.CharField(max_length=1024, blank=True, help_text="ARN, URI or resource name")
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    owner = models.CharField(max_length=150, blank=True, help_text="Owning team or group")
+    environment = models.CharField(max_length=64, blank=True)
+    current_version = models.CharField(max_length=256, blank=True)
+    provider_created_at = models.DateTimeField(null=True, blank=True)
+    provider_updated_at = models.DateTimeField(null=True, blank=True)
+    last_rotated_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    changed_out_of_band_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["provider__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["provider", "name"], name="unique_secret_per_provider")]
+        permissions = [
+            ("reveal_secret", "Can reveal a secret's value"),
+            ("request_rotation", "Can request a rotation of a secret"),
+            ("approve_rotation", "Can approve or reject a rotation of a secret"),
+            ("emergency_rotation", "Can run an emergency rotation of a secret"),
+            ("manage_permissions", "Can grant and revoke access to a secret"),
+        ]
+
+    def __str__(self):
+        return f"{self.provider.name}:{self.name}"

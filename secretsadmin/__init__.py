@@ -1,0 +1,1 @@
+"""SecretsAdmin: govern the secrets kept in external secret managers."""

