@@ -5,3 +5,6 @@ from django.apps import AppConfig
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit log"
+
+    def ready(self):
+        from audit import signals  # noqa: F401  (connects the auth signal receivers)

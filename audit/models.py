@@ -1,8 +1,26 @@
-"""AuditEvent: one row per audited action. Append-only; the hash chain is added by the audit issue."""
+"""AuditEvent (append-only, hash-chained), the chain head that serialises appends, and verification results."""
 import uuid
 
 from django.conf import settings
 from django.db import models
+
+from audit.chain import HASHED_FIELDS, event_hash
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or delete audit history."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("audit events are append-only: they cannot be updated")
+
+    def delete(self):
+        raise AppendOnlyError("audit events are append-only: use the archive operation to prune")
+
+    def _prune(self):
+        # Only audit.retention.archive_and_prune calls this, after exporting the range.
+        return super().delete()
 
 
 class AuditEvent(models.Model):
@@ -18,7 +36,8 @@ class AuditEvent(models.Model):
     sequence = models.BigIntegerField(unique=True)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     timestamp = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # PROTECT: a user with history is deactivated, not deleted, so rows never change after the fact.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
     actor_name = models.CharField(max_length=150, blank=True, help_text="Copied at write time")
     actor_type = models.CharField(max_length=8, choices=ActorType.choices, default=ActorType.USER)
     event_type = models.CharField(max_length=64, db_index=True)
@@ -27,7 +46,7 @@ class AuditEvent(models.Model):
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     target_text = models.CharField(max_length=512, blank=True, help_text="Copied at write time")
-    provider = models.CharField(max_length=63, blank=True)
+    provider = models.CharField(max_length=63, blank=True, db_index=True)
     secret_name = models.CharField(max_length=512, blank=True, db_index=True)
     details = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
@@ -35,6 +54,8 @@ class AuditEvent(models.Model):
     user_agent = models.CharField(max_length=512, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-sequence"]
@@ -47,3 +68,52 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"#{self.sequence} {self.event_type} by {self.actor_name or self.actor_type}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("audit events are append-only: they cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("audit events are append-only: they cannot be deleted")
+
+    def hashed_fields(self):
+        return {name: getattr(self, name) for name in HASHED_FIELDS}
+
+    def content_matches_hash(self):
+        return event_hash(self.prev_hash, self.hashed_fields()) == self.hash
+
+
+class ChainHead(models.Model):
+    """One row: the last sequence and hash. Locking it serialises appends across processes."""
+
+    sequence = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self):
+        return f"chain head #{self.sequence}"
+
+
+class ChainVerification(models.Model):
+    """The result of each verification run, for the dashboard badge (not part of the chain)."""
+
+    verified_at = models.DateTimeField(auto_now_add=True)
+    ok = models.BooleanField()
+    events_checked = models.BigIntegerField(default=0)
+    last_sequence = models.BigIntegerField(null=True)
+    first_broken_sequence = models.BigIntegerField(null=True)
+    problem = models.CharField(max_length=32, blank=True)
+    message = models.TextField(blank=True)
+    duration_seconds = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["-verified_at"]
+        default_permissions = ()
+        get_latest_by = "verified_at"
+
+    def __str__(self):
+        state = "ok" if self.ok else f"broken at #{self.first_broken_sequence}"
+        return f"verification {self.verified_at:%Y-%m-%d %H:%M} {state}"

@@ -28,7 +28,9 @@ _KNOWN_KEYS = {
     "database": ("url",),
     "redis": ("url",),
     "security": ("secure_cookies", "hsts_seconds", "session_cookie_age"),
+    "audit": ("storages", "jsonl_path", "fail_closed", "retention_days", "forwarded_proxy_count"),
 }
+_AUDIT_STORAGES = ("database", "jsonl", "log")
 
 
 class ConfigError(Exception):
@@ -48,6 +50,7 @@ class Config:
     redis_url: str | None = field(repr=False)
     time_zone: str
     security: dict
+    audit: dict
     providers: list[ProviderSpec]
     data: dict = field(repr=False)
 
@@ -123,6 +126,7 @@ def load_config(
     if redis_url and _scheme(redis_url) not in _REDIS_SCHEMES:
         raise ConfigError(f"{source}: [redis] url (or REDIS_URL) must be a redis://, rediss:// or unix:// URL")
     security = _security(data.get("security", {}), env, source)
+    audit = _audit(data.get("audit", {}), env, base_dir, source)
     if env == "production":
         _refuse_unsafe_production(debug, secret_key, allowed_hosts, redis_url, source)
     try:
@@ -141,6 +145,7 @@ def load_config(
         redis_url=redis_url or None,
         time_zone=time_zone,
         security=security,
+        audit=audit,
         providers=providers,
         data=data,
     )
@@ -279,6 +284,27 @@ def _security(table: dict, env: str, source: str) -> dict:
     if security["hsts_seconds"] < 0 or security["session_cookie_age"] <= 0:
         raise ConfigError(f"{source}: [security] hsts_seconds must be >= 0 and session_cookie_age > 0")
     return security
+
+
+def _audit(table: dict, env: str, base_dir: Path, source: str) -> dict:
+    storages = table.get("storages", ["database", "log"])
+    if not isinstance(storages, list) or not storages or any(s not in _AUDIT_STORAGES for s in storages):
+        raise ConfigError(f"{source}: [audit] storages must be a non-empty list of {', '.join(_AUDIT_STORAGES)}")
+    if storages[0] == "log":
+        raise ConfigError(f"{source}: [audit] storages: the first (primary) storage must be database or jsonl")
+    jsonl_path = _typed(table, "jsonl_path", str, "var/audit.jsonl", "[audit] jsonl_path", source)
+    audit = {
+        "storages": list(dict.fromkeys(storages)),
+        "jsonl_path": str(base_dir / jsonl_path),  # absolute paths stay as they are
+        # Fail closed in production: an operation that cannot be audited does not happen.
+        "fail_closed": _typed(table, "fail_closed", bool, env == "production", "[audit] fail_closed", source),
+        "retention_days": _typed(table, "retention_days", int, 365, "[audit] retention_days", source),
+        "forwarded_proxy_count": _typed(table, "forwarded_proxy_count", int, 0,
+                                        "[audit] forwarded_proxy_count", source),
+    }
+    if audit["retention_days"] < 1 or audit["forwarded_proxy_count"] < 0:
+        raise ConfigError(f"{source}: [audit] retention_days must be >= 1 and forwarded_proxy_count >= 0")
+    return audit
 
 
 def _refuse_unsafe_production(debug, secret_key, allowed_hosts, redis_url, source) -> None:

@@ -2,10 +2,10 @@
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import transaction
 
 from secretsadmin import roles
+from secretsadmin.services import grant_role, revoke_role
 
 DEMO_USERS = [
     ("viewer", roles.VIEWER),
@@ -34,6 +34,8 @@ def seed_demo_users():
         user.is_superuser = False
         user.is_active = True
         user.save()
-        user.groups.set([Group.objects.get(name=role)])
+        for other in user.groups.exclude(name=role).values_list("name", flat=True):
+            revoke_role(user, other, actor="system")
+        grant_role(user, role, actor="system")
         created.append((username, role, password))
     return created

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "django_rq",
     "guardian",
+    "django_filters",
     "secretsadmin",
     "audit",
     "providers",
@@ -44,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditContextMiddleware",
     # Deny by default: every view needs a login unless it opts out with @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -177,13 +179,32 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# Audit trail: the first storage is the hash-chained primary; the others mirror committed events.
+AUDIT_STORAGES = [
+    {"kind": kind, **({"path": CONFIG.audit["jsonl_path"]} if kind == "jsonl" else {})}
+    for kind in CONFIG.audit["storages"]
+]
+AUDIT_FAIL_CLOSED = CONFIG.audit["fail_closed"]
+AUDIT_RETENTION_DAYS = CONFIG.audit["retention_days"]
+AUDIT_FORWARDED_PROXY_COUNT = CONFIG.audit["forwarded_proxy_count"]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "message": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # The SIEM stream: each line is exactly one audit event as JSON, nothing else.
+        "audit": {"class": "logging.StreamHandler", "formatter": "message"},
+    },
     "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "secretsadmin.audit": {"handlers": ["audit"], "level": "INFO", "propagate": False},
+    },
 }
 
 PROMETHEUS_EXPORT_MIGRATIONS = False

@@ -56,30 +56,30 @@ def load_error(tmp_path, text, env="development", environ=None):
 
 
 def test_it_interpolates_environment_variables(tmp_path):
-    config = load(tmp_path, BASE + '[audit]\nsink = "${AUDIT_SINK}"\ntags = ["a-${TAG}"]', environ={
+    config = load(tmp_path, BASE + '[extras]\nsink = "${AUDIT_SINK}"\ntags = ["a-${TAG}"]', environ={
         "AUDIT_SINK": "syslog", "TAG": "blue"
     })
-    assert config.data["audit"] == {"sink": "syslog", "tags": ["a-blue"]}
+    assert config.data["extras"] == {"sink": "syslog", "tags": ["a-blue"]}
 
 
 def test_it_uses_default_after_colon_dash(tmp_path):
-    config = load(tmp_path, BASE + '[audit]\nsink = "${AUDIT_SINK:-file}"\nempty = "${NOPE:-}"')
-    assert config.data["audit"] == {"sink": "file", "empty": ""}
+    config = load(tmp_path, BASE + '[extras]\nsink = "${AUDIT_SINK:-file}"\nempty = "${NOPE:-}"')
+    assert config.data["extras"] == {"sink": "file", "empty": ""}
 
 
 def test_set_variable_wins_over_default(tmp_path):
-    config = load(tmp_path, BASE + '[audit]\nsink = "${AUDIT_SINK:-file}"', environ={"AUDIT_SINK": "syslog"})
-    assert config.data["audit"]["sink"] == "syslog"
+    config = load(tmp_path, BASE + '[extras]\nsink = "${AUDIT_SINK:-file}"', environ={"AUDIT_SINK": "syslog"})
+    assert config.data["extras"]["sink"] == "syslog"
 
 
 def test_it_keeps_escaped_dollar_brace(tmp_path):
-    config = load(tmp_path, BASE + '[audit]\ntemplate = "cost $5, $${HOME} stays"')
-    assert config.data["audit"]["template"] == "cost $5, ${HOME} stays"
+    config = load(tmp_path, BASE + '[extras]\ntemplate = "cost $5, $${HOME} stays"')
+    assert config.data["extras"]["template"] == "cost $5, ${HOME} stays"
 
 
 def test_malformed_reference_is_an_error(tmp_path):
-    message = load_error(tmp_path, BASE + '[audit]\nsink = "${AUDIT SINK}"')
-    assert "[audit] sink" in message and "malformed" in message
+    message = load_error(tmp_path, BASE + '[extras]\nsink = "${AUDIT SINK}"')
+    assert "[extras] sink" in message and "malformed" in message
 
 
 def test_missing_variable_names_variable_and_key(tmp_path):
@@ -419,3 +419,18 @@ def test_shipped_config_files_load():
     without_key = {name: value for name, value in environ.items() if name != "SECRET_KEY"}
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_config("production", environ=without_key, base_dir=REPO_ROOT)
+
+
+def test_audit_section_defaults_depend_on_env(tmp_path):
+    development = load(tmp_path, BASE).audit
+    production = load(tmp_path, PRODUCTION, "production", PRODUCTION_ENVIRON).audit
+    assert development["storages"] == ["database", "log"] and development["fail_closed"] is False
+    assert production["fail_closed"] is True
+    assert development["jsonl_path"] == str(tmp_path / "var/audit.jsonl")
+
+
+def test_audit_primary_storage_must_keep_a_chain(tmp_path):
+    message = load_error(tmp_path, BASE + '[audit]\nstorages = ["log", "database"]')
+    assert "primary" in message
+    message = load_error(tmp_path, BASE + '[audit]\nstorages = ["database", "syslog"]')
+    assert "[audit] storages" in message

@@ -1,0 +1,148 @@
+"""The hash chain: append-only in the ORM and (PostgreSQL) the database, and tampering found at the exact row."""
+import subprocess
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+import audit
+from audit.chain import GENESIS_HASH, event_hash
+from audit.models import AppendOnlyError, AuditEvent, ChainHead
+from audit.verify import verify_database
+from tests.conftest import BASE_DIR, MANAGE, PYTHON
+
+
+def _append(n):
+    for i in range(n):
+        audit.record("secret.retrieval", actor="system", secret_name=f"app/db-{i}", details={"i": i})
+
+
+def _raw(sql, params=()):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def tamper(*statements):
+    """Edit history behind the application's back: raw SQL, and on PostgreSQL a superuser who first
+    disables the append-only trigger (the strongest attacker the chain must still expose)."""
+    if connection.vendor == "postgresql":
+        _raw("SET CONSTRAINTS ALL IMMEDIATE")  # flush deferred FK checks so the table can be altered
+        _raw("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
+    for sql in statements:
+        _raw(sql)
+    if connection.vendor == "postgresql":
+        _raw("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
+
+
+@pytest.mark.django_db
+def test_events_chain_from_genesis():
+    _append(3)
+    events = list(AuditEvent.objects.order_by("sequence"))
+    assert [e.sequence for e in events] == [1, 2, 3]
+    assert events[0].prev_hash == GENESIS_HASH
+    assert events[1].prev_hash == events[0].hash and events[2].prev_hash == events[1].hash
+    assert events[2].hash == event_hash(events[1].hash, events[2].hashed_fields())
+    head = ChainHead.objects.get(pk=1)
+    assert (head.sequence, head.hash) == (3, events[2].hash)
+    assert verify_database().ok
+
+
+@pytest.mark.django_db
+def test_orm_refuses_updates_and_deletes():
+    _append(1)
+    event = AuditEvent.objects.get()
+    event.secret_name = "changed"
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.filter(pk=event.pk).update(secret_name="changed")
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.all().delete()
+    assert AuditEvent.objects.get().secret_name == "app/db-0"
+
+
+@pytest.mark.django_db
+def test_admin_shows_events_read_only(client, role_users):
+    _append(1)
+    client.force_login(role_users["erin"])
+    event = AuditEvent.objects.get(event_type="secret.retrieval")
+    before = AuditEvent.objects.count()
+    assert client.get(f"/admin/audit/auditevent/{event.pk}/change/").status_code == 200
+    assert client.post(f"/admin/audit/auditevent/{event.pk}/delete/").status_code == 403
+    assert client.get("/admin/audit/auditevent/add/").status_code == 403
+    assert AuditEvent.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_an_edited_row_is_found():
+    _append(6)
+    tamper("UPDATE audit_auditevent SET secret_name = 'innocent' WHERE sequence = 4")
+    result = verify_database()
+    assert (result.ok, result.first_broken_sequence, result.problem) == (False, 4, "edited")
+
+
+@pytest.mark.django_db
+def test_a_deleted_row_is_found():
+    _append(6)
+    tamper("DELETE FROM audit_auditevent WHERE sequence = 3")
+    result = verify_database()
+    assert (result.ok, result.first_broken_sequence, result.problem) == (False, 3, "deleted")
+
+
+@pytest.mark.django_db
+def test_reordered_rows_are_found():
+    _append(6)
+    tamper("UPDATE audit_auditevent SET sequence = -1 WHERE sequence = 4",
+           "UPDATE audit_auditevent SET sequence = 4 WHERE sequence = 5",
+           "UPDATE audit_auditevent SET sequence = 5 WHERE sequence = -1")
+    result = verify_database()
+    assert (result.ok, result.first_broken_sequence, result.problem) == (False, 4, "reordered")
+
+
+@pytest.mark.django_db
+def test_removing_the_newest_rows_is_found_through_the_head():
+    _append(6)
+    tamper("DELETE FROM audit_auditevent WHERE sequence >= 5")
+    result = verify_database()
+    assert (result.ok, result.first_broken_sequence, result.problem) == (False, 5, "truncated")
+
+
+@pytest.fixture
+def postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("the append-only trigger exists on PostgreSQL only")
+
+
+@pytest.mark.django_db
+def test_postgresql_trigger_refuses_raw_updates_and_deletes(postgresql_only):
+    _append(2)
+    for sql in ("UPDATE audit_auditevent SET secret_name = 'x' WHERE sequence = 1",
+                "DELETE FROM audit_auditevent WHERE sequence = 1"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            _raw(sql)
+    assert AuditEvent.objects.count() == 2 and verify_database().ok
+
+
+@pytest.mark.django_db
+def test_an_edited_outcome_is_found():
+    _append(5)
+    tamper("UPDATE audit_auditevent SET outcome = 'failure' WHERE sequence = 2")
+    result = verify_database()
+    assert (result.ok, result.first_broken_sequence, result.problem) == (False, 2, "edited")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_command_reports_ok_and_failure_with_exit_status(subprocess_env):
+    _append(4)
+    ok = subprocess.run([PYTHON, MANAGE, "verify_audit_chain"], env=subprocess_env, cwd=BASE_DIR,
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("OK: 4 events")
+    # The verification itself is the fifth event.
+    assert AuditEvent.objects.filter(event_type="audit.chain_verified", outcome="success").count() == 1
+    tamper("UPDATE audit_auditevent SET details = '{\"i\": 99}' WHERE sequence = 3")
+    broken = subprocess.run([PYTHON, MANAGE, "verify_audit_chain"], env=subprocess_env, cwd=BASE_DIR,
+                            capture_output=True, text=True, timeout=120)
+    assert broken.returncode == 1
+    assert "BROKEN at #3 (edited)" in broken.stderr and "Traceback" not in broken.stderr
