@@ -1,8 +1,12 @@
 """Periodic jobs, loaded by the scheduler: `python manage.py rqcron secretsadmin.cron`."""
 from rq import cron
 
+from audit.services import verify_audit_chain_job
 from secretsadmin.jobs import clear_expired_sessions_job
 
 # Cron times are the scheduler's local time (UTC in the containers). 03:17 rather than on the hour,
 # so the job does not start together with every other nightly task on the same database.
 cron.register(clear_expired_sessions_job, queue_name="default", cron="17 3 * * *")
+
+# Every night, prove the audit chain still holds; the result feeds the dashboard's chain badge.
+cron.register(verify_audit_chain_job, queue_name="default", cron="47 2 * * *", job_timeout=3600)

@@ -74,38 +74,28 @@ def test_admin_shows_events_read_only(client, role_users):
     assert AuditEvent.objects.count() == before
 
 
-@pytest.mark.django_db
-def test_an_edited_row_is_found():
-    _append(6)
-    tamper("UPDATE audit_auditevent SET secret_name = 'innocent' WHERE sequence = 4")
-    result = verify_database()
-    assert (result.ok, result.first_broken_sequence, result.problem) == (False, 4, "edited")
+TAMPERING = {
+    "edited": (["UPDATE audit_auditevent SET secret_name = 'innocent' WHERE sequence = 4"], 4),
+    "edited outcome": (["UPDATE audit_auditevent SET outcome = 'failure' WHERE sequence = 2"], 2),
+    "deleted": (["DELETE FROM audit_auditevent WHERE sequence = 3"], 3),
+    "reordered": ([
+        "UPDATE audit_auditevent SET sequence = -1 WHERE sequence = 4",
+        "UPDATE audit_auditevent SET sequence = 4 WHERE sequence = 5",
+        "UPDATE audit_auditevent SET sequence = 5 WHERE sequence = -1",
+    ], 4),
+    # Cutting off the newest rows leaves a consistent chain; the head row still remembers them.
+    "truncated": (["DELETE FROM audit_auditevent WHERE sequence >= 5"], 5),
+}
 
 
 @pytest.mark.django_db
-def test_a_deleted_row_is_found():
+@pytest.mark.parametrize("case", list(TAMPERING))
+def test_tampering_is_found_at_the_exact_row(case):
+    statements, row = TAMPERING[case]
     _append(6)
-    tamper("DELETE FROM audit_auditevent WHERE sequence = 3")
+    tamper(*statements)
     result = verify_database()
-    assert (result.ok, result.first_broken_sequence, result.problem) == (False, 3, "deleted")
-
-
-@pytest.mark.django_db
-def test_reordered_rows_are_found():
-    _append(6)
-    tamper("UPDATE audit_auditevent SET sequence = -1 WHERE sequence = 4",
-           "UPDATE audit_auditevent SET sequence = 4 WHERE sequence = 5",
-           "UPDATE audit_auditevent SET sequence = 5 WHERE sequence = -1")
-    result = verify_database()
-    assert (result.ok, result.first_broken_sequence, result.problem) == (False, 4, "reordered")
-
-
-@pytest.mark.django_db
-def test_removing_the_newest_rows_is_found_through_the_head():
-    _append(6)
-    tamper("DELETE FROM audit_auditevent WHERE sequence >= 5")
-    result = verify_database()
-    assert (result.ok, result.first_broken_sequence, result.problem) == (False, 5, "truncated")
+    assert (result.ok, result.first_broken_sequence, result.problem) == (False, row, case.split()[0])
 
 
 @pytest.fixture
@@ -122,14 +112,6 @@ def test_postgresql_trigger_refuses_raw_updates_and_deletes(postgresql_only):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             _raw(sql)
     assert AuditEvent.objects.count() == 2 and verify_database().ok
-
-
-@pytest.mark.django_db
-def test_an_edited_outcome_is_found():
-    _append(5)
-    tamper("UPDATE audit_auditevent SET outcome = 'failure' WHERE sequence = 2")
-    result = verify_database()
-    assert (result.ok, result.first_broken_sequence, result.problem) == (False, 2, "edited")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -41,6 +41,7 @@ def test_the_cron_schedule_loads_and_registers_its_jobs():
     jobs = {job.func.__name__: job for job in scheduler.get_jobs()}
     assert "clear_expired_sessions_job" in jobs
     assert jobs["clear_expired_sessions_job"].queue_name == "default"
+    assert "verify_audit_chain_job" in jobs
 
 
 def _healthcheck(role, env):
