@@ -8,29 +8,13 @@ import audit
 from audit.chain import GENESIS_HASH, event_hash
 from audit.models import AppendOnlyError, AuditEvent, ChainHead
 from audit.verify import verify_database
+from tests.audit.tampering import raw_sql, tamper
 from tests.conftest import BASE_DIR, MANAGE, PYTHON
 
 
 def _append(n):
     for i in range(n):
         audit.record("secret.retrieval", actor="system", secret_name=f"app/db-{i}", details={"i": i})
-
-
-def _raw(sql, params=()):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def tamper(*statements):
-    """Edit history behind the application's back: raw SQL, and on PostgreSQL a superuser who first
-    disables the append-only trigger (the strongest attacker the chain must still expose)."""
-    if connection.vendor == "postgresql":
-        _raw("SET CONSTRAINTS ALL IMMEDIATE")  # flush deferred FK checks so the table can be altered
-        _raw("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
-    for sql in statements:
-        _raw(sql)
-    if connection.vendor == "postgresql":
-        _raw("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
 
 
 @pytest.mark.django_db
@@ -110,7 +94,7 @@ def test_postgresql_trigger_refuses_raw_updates_and_deletes(postgresql_only):
     for sql in ("UPDATE audit_auditevent SET secret_name = 'x' WHERE sequence = 1",
                 "DELETE FROM audit_auditevent WHERE sequence = 1"):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            _raw(sql)
+            raw_sql(sql)
     assert AuditEvent.objects.count() == 2 and verify_database().ok
 
 

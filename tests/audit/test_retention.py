@@ -8,6 +8,7 @@ from audit.models import AuditEvent
 from audit.retention import ArchiveError, archive_and_prune
 from audit.storage import read_json_lines
 from audit.verify import verify_database, verify_records
+from tests.audit.tampering import tamper
 from tests.conftest import BASE_DIR, MANAGE, PYTHON
 
 
@@ -39,8 +40,6 @@ def test_a_gap_at_the_start_without_a_checkpoint_is_detected(settings, tmp_path)
     _append(6)
     archive_and_prune(through_sequence=3, output=tmp_path / "a.jsonl", actor="system")
     # The checkpoint vouches for 1..3 only: a second, unaudited removal of #4 is not covered.
-    from tests.audit.test_chain_integrity import tamper
-
     tamper("DELETE FROM audit_auditevent WHERE sequence = 4")
     result = verify_database()
     assert (result.ok, result.problem) == (False, "deleted")
