@@ -2,6 +2,7 @@
 import uuid
 
 from django.db import models
+from django.urls import reverse
 
 
 class Provider(models.Model):
@@ -37,6 +38,24 @@ class Provider(models.Model):
 
     def __str__(self):
         return self.name
+
+    def get_absolute_url(self):
+        return reverse("providers:provider_detail", args=[self.uuid])
+
+    @property
+    def credential_source(self):
+        """A human description of where credentials come from (never the credentials)."""
+        reference = self.auth_reference or {"method": "ambient"}
+        method = reference.get("method", "ambient")
+        if method == "env":
+            return "environment: " + ", ".join(f"{k} from ${v}" for k, v in reference.get("variables", {}).items())
+        if method == "file":
+            return "files: " + ", ".join(f"{k} from {v}" for k, v in reference.get("files", {}).items())
+        if method == "profile":
+            return f"AWS profile {reference.get('profile')}"
+        if method == "config":
+            return "the configuration file"
+        return "the environment's own identity"
 
 
 class Secret(models.Model):

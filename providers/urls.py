@@ -5,5 +5,9 @@ from providers import views
 app_name = "providers"
 urlpatterns = [
     path("providers/", views.provider_list, name="provider_list"),
+    path("providers/new/", views.provider_create, name="provider_create"),
+    path("providers/<uuid:uuid>/", views.provider_detail, name="provider_detail"),
+    path("providers/<uuid:uuid>/edit/", views.provider_edit, name="provider_edit"),
+    path("providers/<uuid:uuid>/test/", views.provider_test, name="provider_test"),
     path("inventory/", views.secret_list, name="secret_list"),
 ]

@@ -39,6 +39,8 @@ _SCHEMAS: dict[str, dict[str, _Key]] = {
         "region": _Key(required=True),
         "credentials_profile": _Key(),
         "endpoint_url": _Key(url=True),
+        "access_key_id": _Key(secret=True),
+        "secret_access_key": _Key(secret=True),
     },
     "vault": {
         "address": _Key(required=True, url=True),
@@ -56,6 +58,7 @@ _SCHEMAS: dict[str, dict[str, _Key]] = {
         "tenant_id": _Key(),
         "client_id": _Key(),
         "client_secret": _Key(secret=True),
+        "ca_cert": _Key(),
     },
     "gcp": {
         "project_id": _Key(required=True),
@@ -164,3 +167,8 @@ def _value(label: str, entry: dict, key: str, rule: _Key) -> str | None:
         if parts.scheme not in schemes or not parts.netloc:
             raise ProviderError(f"{label}: {key} must be an {' or '.join(schemes)}:// URL with a host")
     return value
+
+
+def parse_provider_entry(entry: dict, label: str = "provider", source: str = "the form") -> ProviderSpec:
+    """Validate one provider declaration outside a file (the registry's web form uses the same rules)."""
+    return _parse_one(label, entry, source)

