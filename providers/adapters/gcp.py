@@ -9,7 +9,6 @@ How the interface maps onto Secret Manager, which has no version stages:
   value). Staging writes a version, so a staged version is current at once: Google offers no "not yet current" state.
 """
 import base64
-import hashlib
 import hmac
 import re
 import uuid
@@ -41,6 +40,7 @@ from providers.adapters.base import (
     Throttled,
 )
 from providers.adapters.calls import AdapterBase
+from providers.adapters.gcp_marks import PENDING_PREFIX, crc32c, payload_mark, pending_key, rpc_status
 
 NAME_ERROR = ("Invalid secret name for Google Secret Manager: expected 'secret_id' or 'secret_id/version' "
               "(secret_id: 1-255 of A-Z a-z 0-9 _ -; version: a number)")
@@ -49,7 +49,6 @@ _VERSION_ID = re.compile(r"[1-9][0-9]{0,18}")
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 ENABLED = secretmanager_v1.SecretVersion.State.ENABLED
 ROTATION_PREFIX = "secretsadmin-rotation-"  # + version id -> rotation token
-PENDING_PREFIX = "secretsadmin-pending-"  # + token digest -> "<newest version before the write>:<payload mark>"
 CREATED_BY = "secretsadmin-create"  # the call that created the secret, so a retried create can recognise its work
 KEEP_TOKENS = 20  # annotations share a 16 KiB budget with the owner's: keep the newest tokens only
 KEEP_PENDING = 5
@@ -58,44 +57,6 @@ _NETWORK_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Time
                    requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError,
                    urllib3.exceptions.TimeoutError, urllib3.exceptions.NewConnectionError,
                    google.auth.exceptions.TransportError)
-
-
-def _crc32c_entry(crc):
-    for _ in range(8):
-        crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-    return crc
-
-
-_CRC_TABLE = [_crc32c_entry(index) for index in range(256)]
-
-
-def crc32c(data: bytes) -> int:
-    """The Castagnoli CRC Google keeps per payload (google-crc32c is not a dependency; payloads are <= 64 KiB)."""
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc = _CRC_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def pending_key(token):
-    return PENDING_PREFIX + hashlib.sha256(token.encode()).hexdigest()[:32]
-
-
-def payload_mark(token, data):
-    # Keyed by the token, not a plain hash or CRC: annotations are readable with secretmanager.secrets.get (viewers
-    # who may not access payloads), and an unkeyed fingerprint there would let them test guesses of the value offline.
-    return hmac.new(token.encode(), data, hashlib.sha256).hexdigest()[:32]
-
-
-def rpc_status(exc):
-    """The google.rpc status name ("FAILED_PRECONDITION"...). Over REST the client picks the exception class from the
-    HTTP status alone (a 400 is BadRequest whatever the status says), so read it from the error body."""
-    if getattr(exc, "grpc_status_code", None) is not None:
-        return exc.grpc_status_code.name
-    try:
-        return exc.response.json()["error"]["status"]
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return ""
 
 
 def _version_id(resource_name):

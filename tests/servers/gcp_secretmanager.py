@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import google_crc32c
+
 from tests.servers.fault_proxy import Faults
 
 ENABLED, DISABLED, DESTROYED = 1, 2, 3
@@ -36,20 +38,8 @@ class ApiError(Exception):
         self.status, self.message = status, message
 
 
-def _crc32c_entry(crc):
-    for _ in range(8):
-        crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-    return crc
-
-
-_CRC_TABLE = [_crc32c_entry(index) for index in range(256)]
-
-
 def crc32c(data):
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc = _CRC_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
+    return google_crc32c.value(data)
 
 
 def _now():

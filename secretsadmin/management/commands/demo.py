@@ -26,6 +26,7 @@ class Command(BaseCommand):
             raise CommandError(f"port {port} on {host} is in use; stop what is using it or pass --port")
         call_command("migrate", interactive=False, verbosity=0)
         users = seed_demo_users()
+        call_command("load_providers", verbosity=0, stdout=self.stdout)  # providers declared in the TOML file
 
         group = ProcessGroup()
         try:
