@@ -197,8 +197,11 @@ LOGGING = {
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        # The SIEM stream: each line is exactly one audit event as JSON, nothing else.
-        "audit": {"class": "logging.StreamHandler", "formatter": "message"},
+        # The SIEM stream: each line is exactly one audit event as JSON, nothing else. In production it
+        # goes to stderr with the container's logs; elsewhere to a file, so it does not drown the terminal.
+        "audit": {"class": "logging.StreamHandler", "formatter": "message"} if IS_PRODUCTION
+        else {"class": "logging.FileHandler", "formatter": "message", "filename": str(VAR_DIR / "audit-siem.log"),
+              "delay": True},
     },
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
