@@ -26,6 +26,7 @@ EVENT_TYPES = {
     "provider.changed": "A provider's settings changed",
     "provider.connection_tested": "A provider's connection was tested",
     "inventory.synced": "A provider's inventory was synchronised",
+    "inventory.sync_requested": "Someone asked for a provider's inventory to be synchronised now",
     # Sessions.
     "auth.login": "A user signed in",
     "auth.logout": "A user signed out",

@@ -26,6 +26,10 @@ class Provider(models.Model):
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_sync_ok = models.BooleanField(null=True)
     last_sync_error = models.TextField(blank=True)
+    sync_interval_minutes = models.PositiveIntegerField(default=60, help_text="How often the inventory is synced")
+    # Claimed by a conditional UPDATE so that two syncs of one provider never run at once.
+    sync_started_at = models.DateTimeField(null=True, blank=True)
+    sync_generation = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -81,6 +85,10 @@ class Secret(models.Model):
     changed_out_of_band_at = models.DateTimeField(null=True, blank=True)
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # The provider's sync_generation in which this secret was last listed; older means gone from the provider.
+    seen_generation = models.PositiveBigIntegerField(default=0)
+    # Set by the rotation worker while it changes versions, so a sync in between does not call it drift.
+    rotating = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["provider__name", "name"]

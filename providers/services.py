@@ -83,3 +83,12 @@ def test_provider_connection(provider, *, actor):
 
 
 test_provider_connection.__test__ = False  # not a pytest test, despite the name
+
+
+def request_sync(provider, *, actor):
+    """The "Sync now" button: audited, and the job is queued when the request commits."""
+    from providers.jobs import enqueue_sync
+
+    with transaction.atomic():
+        audit.record("inventory.sync_requested", actor=actor, target=provider, provider=provider.name)
+        enqueue_sync(provider)

@@ -9,5 +9,6 @@ urlpatterns = [
     path("providers/<uuid:uuid>/", views.provider_detail, name="provider_detail"),
     path("providers/<uuid:uuid>/edit/", views.provider_edit, name="provider_edit"),
     path("providers/<uuid:uuid>/test/", views.provider_test, name="provider_test"),
+    path("providers/<uuid:uuid>/sync/", views.provider_sync, name="provider_sync"),
     path("inventory/", views.secret_list, name="secret_list"),
 ]

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from providers.forms import ProviderForm
 from providers.models import Provider, Secret
-from providers.services import change_provider, create_provider, test_provider_connection
+from providers.services import change_provider, create_provider, request_sync, test_provider_connection
 from secretsadmin.listing import paginate
 from secretsadmin.permissions import (
     get_object_for_user_or_404,
@@ -36,6 +36,8 @@ def provider_detail(request, uuid):
         "can_change": not provider.managed_by_config and (
             user.has_perm("providers.change_provider") or user.has_perm("providers.change_provider", provider)),
         "can_test": user.has_perm("providers.test_provider") or user.has_perm("providers.test_provider", provider),
+        "can_sync": provider.enabled and (
+            user.has_perm("providers.sync_provider") or user.has_perm("providers.sync_provider", provider)),
     })
 
 
@@ -78,6 +80,15 @@ def provider_test(request, uuid):
     require_permission(request.user, "providers.test_provider", provider)
     ok, message = test_provider_connection(provider, actor=request.user)
     (messages.success if ok else messages.error)(request, f"Connection test of {provider.name}: {message}")
+    return redirect("providers:provider_detail", uuid=provider.uuid)
+
+
+@require_POST
+def provider_sync(request, uuid):
+    provider = get_object_for_user_or_404(request.user, "providers.view_provider", Provider.objects.all(), uuid=uuid)
+    require_permission(request.user, "providers.sync_provider", provider)
+    request_sync(provider, actor=request.user)
+    messages.info(request, f"Sync of {provider.name} queued; refresh in a moment to see the result.")
     return redirect("providers:provider_detail", uuid=provider.uuid)
 
 

@@ -2,6 +2,7 @@
 from rq import cron
 
 from audit.services import verify_audit_chain_job
+from providers.jobs import enqueue_due_syncs_job
 from secretsadmin.jobs import clear_expired_sessions_job
 
 # Cron times are the scheduler's local time (UTC in the containers). 03:17 rather than on the hour,
@@ -10,3 +11,6 @@ cron.register(clear_expired_sessions_job, queue_name="default", cron="17 3 * * *
 
 # Every night, prove the audit chain still holds; the result feeds the dashboard's chain badge.
 cron.register(verify_audit_chain_job, queue_name="default", cron="47 2 * * *", job_timeout=3600)
+
+# Each provider has its own sync interval; this only checks every five minutes which ones are due.
+cron.register(enqueue_due_syncs_job, queue_name="sync", cron="*/5 * * * *")

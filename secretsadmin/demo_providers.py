@@ -8,9 +8,10 @@ from pathlib import Path
 
 import requests
 
-from providers.models import Provider
+from providers.models import Provider, Secret
 from providers.registry import adapter_for
 from providers.services import change_provider, create_provider
+from providers.sync import sync_provider
 
 # Generated per run and handed to the worker and web server through their environment: never stored.
 VAULT_VARIABLE = "SECRETSADMIN_DEMO_VAULT_TOKEN"
@@ -78,10 +79,16 @@ def register_and_seed(urls):
         existing = Provider.objects.filter(name=name).first()
         providers[name] = (change_provider(existing, actor="system", **fields) if existing
                            else create_provider(actor="system", name=name, **fields))
+    # The demo servers start empty every time: forget what they held last time, or every secret would
+    # look changed out of band on the first sync.
+    Secret.objects.filter(provider__in=providers.values()).delete()
     vault, aws = adapter_for(providers["demo-vault"]), adapter_for(providers["demo-aws"])
     # Demo values are random per run: nothing here is a real or reusable credential.
     for name in VAULT_SECRETS:
         vault.create_secret(name, secrets.token_urlsafe(24))
     for name in AWS_SECRETS:
         aws.create_secret(name, secrets.token_urlsafe(24))
+    # A first sync right away, so the inventory is not empty when the demo user signs in.
+    for provider in providers.values():
+        sync_provider(provider.pk, actor="system")
     return len(VAULT_SECRETS) + len(AWS_SECRETS)

@@ -1,0 +1,133 @@
+"""Inventory sync: stream a provider's secrets page by page into the Secret table, and notice drift.
+
+Memory stays flat however large the provider: one page in memory at a time, and "gone from the
+provider" is found by generation number (rows not seen in this run), not by a set of every name.
+"""
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+import audit
+from providers.adapters.base import SecretError
+from providers.models import Provider, Secret
+from providers.registry import adapter_for
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 500
+STALE_CLAIM = timedelta(hours=1)  # a sync that died without releasing its claim is taken over after this
+SYNCED_FIELDS = ("external_id", "description", "tags", "current_version", "provider_created_at",
+                 "provider_updated_at", "last_rotated_at", "status", "last_synced_at", "seen_generation",
+                 "changed_out_of_band_at")
+
+
+@dataclass
+class SyncResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    missing: int = 0
+    out_of_band: list = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def ok(self):
+        return not self.error
+
+    def counts(self):
+        data = asdict(self)
+        data["out_of_band"] = len(self.out_of_band)
+        return data
+
+
+def claim(provider_id):
+    """Take the provider's sync claim (a conditional UPDATE); None if another sync holds it."""
+    now = timezone.now()
+    claimed = Provider.objects.filter(pk=provider_id, enabled=True).filter(
+        Q(sync_started_at__isnull=True) | Q(sync_started_at__lt=now - STALE_CLAIM)
+    ).update(sync_started_at=now, sync_generation=F("sync_generation") + 1)
+    return Provider.objects.get(pk=provider_id) if claimed else None
+
+
+def sync_provider(provider_id, *, actor):
+    """Sync one provider. Returns a SyncResult, or None when another sync of it is already running."""
+    provider = claim(provider_id)
+    if provider is None:
+        return None
+    result = SyncResult()
+    try:
+        for page in adapter_for(provider).list_secrets(page_size=PAGE_SIZE):
+            _apply_page(provider, page, result)
+    except SecretError as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # an unexpected failure must still release the claim and be shown
+        log.exception("sync of %s failed", provider.name)
+        result.error = f"Other: {type(exc).__name__}"
+    _finish(provider, result, actor)
+    return result
+
+
+def _apply_page(provider, page, result):
+    now = timezone.now()
+    existing = {s.name: s for s in Secret.objects.filter(provider=provider, name__in=[m.name for m in page])}
+    new, changed, drifted = [], [], []
+    for meta in page:
+        values = {
+            "external_id": meta.external_id[:1024], "description": meta.description, "tags": meta.tags,
+            "current_version": (meta.current_version or "")[:256], "provider_created_at": meta.created_at,
+            "provider_updated_at": meta.updated_at, "last_rotated_at": meta.last_rotated_at,
+            "status": Secret.Status.ACTIVE if meta.enabled else Secret.Status.DISABLED,
+        }
+        secret = existing.get(meta.name)
+        if secret is None:
+            new.append(Secret(provider=provider, name=meta.name[:512], last_synced_at=now,
+                              seen_generation=provider.sync_generation, **values))
+            continue
+        if secret.last_rotated_at and not values["last_rotated_at"]:
+            values["last_rotated_at"] = secret.last_rotated_at  # ours, when the provider keeps none
+        if _drifted(secret, values):
+            secret.changed_out_of_band_at = now
+            drifted.append((secret, secret.current_version, values["current_version"]))
+        differs = any(getattr(secret, k) != v for k, v in values.items())
+        for key, value in values.items():
+            setattr(secret, key, value)
+        secret.last_synced_at, secret.seen_generation = now, provider.sync_generation
+        changed.append(secret)
+        result.updated += differs
+        result.unchanged += not differs
+    with transaction.atomic():
+        Secret.objects.bulk_create(new, batch_size=PAGE_SIZE)
+        Secret.objects.bulk_update(changed, SYNCED_FIELDS, batch_size=PAGE_SIZE)
+        for secret, old, current in drifted:
+            audit.record("secret.changed_out_of_band", actor="worker", target=secret, provider=provider.name,
+                         secret_name=secret.name, details={"previous_version": old, "current_version": current})
+    result.created += len(new)
+    result.out_of_band.extend(secret.name for secret, _, _ in drifted)
+
+
+def _drifted(secret, values):
+    """A version or change time that moved without a SecretsAdmin rotation."""
+    if secret.rotating or secret.seen_generation == 0:
+        return False
+    if secret.current_version or values["current_version"]:
+        return bool(secret.current_version) and values["current_version"] != secret.current_version
+    # Providers whose listing carries no version id: fall back to the last-changed time.
+    before, after = secret.provider_updated_at, values["provider_updated_at"]
+    return bool(before and after) and after > before
+
+
+def _finish(provider, result, actor):
+    now = timezone.now()
+    with transaction.atomic():
+        if result.ok:
+            # Only a complete listing may declare secrets gone; a failed one keeps the inventory as it was.
+            result.missing = Secret.objects.filter(provider=provider).exclude(status=Secret.Status.MISSING).filter(
+                seen_generation__lt=provider.sync_generation).update(status=Secret.Status.MISSING)
+        Provider.objects.filter(pk=provider.pk).update(
+            sync_started_at=None, last_sync_at=now, last_sync_ok=result.ok, last_sync_error=result.error[:2000])
+        audit.record("inventory.synced", actor=actor, target=provider, provider=provider.name,
+                     outcome="success" if result.ok else "failure", failure_reason=result.error,
+                     details=result.counts())
