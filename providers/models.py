@@ -3,6 +3,7 @@ import uuid
 
 from django.db import models
 from django.urls import reverse
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 
 class Provider(models.Model):
@@ -38,6 +39,13 @@ class Provider(models.Model):
         permissions = [
             ("test_provider", "Can test a provider's connection"),
             ("sync_provider", "Can sync a provider's inventory"),
+            # Granted on a provider, these apply to every secret of it (see PROVIDER_GRANTS).
+            ("reveal_provider_secrets", "Can reveal the values of a provider's secrets"),
+            ("change_provider_secrets", "Can change the metadata of a provider's secrets"),
+            ("request_provider_rotation", "Can request rotations of a provider's secrets"),
+            ("approve_provider_rotation", "Can approve rotations of a provider's secrets"),
+            ("emergency_provider_rotation", "Can run emergency rotations of a provider's secrets"),
+            ("manage_provider_permissions", "Can grant and revoke access to a provider and its secrets"),
         ]
 
     def __str__(self):
@@ -103,3 +111,33 @@ class Secret(models.Model):
 
     def __str__(self):
         return f"{self.provider.name}:{self.name}"
+
+
+# django-guardian's direct foreign-key permission tables: real foreign keys (fast joins) that cascade, so
+# deleting a provider or secret removes its grants.
+class ProviderUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Provider, on_delete=models.CASCADE)
+
+
+class ProviderGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Provider, on_delete=models.CASCADE)
+
+
+class SecretUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Secret, on_delete=models.CASCADE)
+
+
+class SecretGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Secret, on_delete=models.CASCADE)
+
+
+# A grant on a provider applies to all its secrets: secret permission -> the provider permission that implies it.
+PROVIDER_GRANTS = {
+    "providers.view_secret": "providers.view_provider",
+    "providers.reveal_secret": "providers.reveal_provider_secrets",
+    "providers.change_secret": "providers.change_provider_secrets",
+    "providers.request_rotation": "providers.request_provider_rotation",
+    "providers.approve_rotation": "providers.approve_provider_rotation",
+    "providers.emergency_rotation": "providers.emergency_provider_rotation",
+    "providers.manage_permissions": "providers.manage_provider_permissions",
+}

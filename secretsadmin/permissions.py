@@ -1,37 +1,70 @@
 """The one permission helper every view uses: list filtering, object lookup (404) and actions (403)."""
 from functools import wraps
 
+from django.apps import apps
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404
-from guardian.models import GroupObjectPermission, UserObjectPermission
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from guardian.shortcuts import get_objects_for_user
+
+# Grants on a parent object apply to its children (a provider's grants to its secrets). The child's app
+# registers the relation: child model -> (foreign key field, {child permission: parent permission}).
+_PARENTS = {}
+
+
+def register_parent(child_model, field, permission_map):
+    _PARENTS[child_model] = (field, dict(permission_map))
+
+
+def _parent_rule(model, perm):
+    field, mapping = _PARENTS.get(model, (None, {}))
+    return (field, mapping[perm]) if perm in mapping else (None, None)
 
 
 def objects_for_user(user, perm, queryset):
-    """The rows of `queryset` the user holds `perm` on, globally (role) or per object (grant)."""
-    return get_objects_for_user(user, perm, klass=queryset, accept_global_perms=True, with_superuser=True)
+    """The rows of `queryset` the user holds `perm` on: globally (role), per object, or via the parent."""
+    direct = get_objects_for_user(user, perm, klass=queryset, accept_global_perms=True, with_superuser=True)
+    field, parent_perm = _parent_rule(queryset.model, perm)
+    if field is None:
+        return direct
+    parent_model = queryset.model._meta.get_field(field).related_model
+    parents = get_objects_for_user(user, parent_perm, klass=parent_model.objects.all(), accept_global_perms=True,
+                                   with_superuser=True)
+    return queryset.filter(Q(pk__in=direct.values("pk")) | Q(**{f"{field}__in": parents.values("pk")}))
 
 
 def holds_permission_anywhere(user, perm):
-    """True if the user holds `perm` globally (role) or on at least one object (grant)."""
+    """True if the user holds `perm` globally (role) or on at least one object (grant), or on a parent."""
     if not user.is_authenticated or not user.is_active:
         return False
-    return user.has_perm(perm) or perm in _object_grant_perms(user)
+    if user.has_perm(perm) or perm in _object_grant_perms(user):
+        return True
+    parent_perms = [mapping[perm] for _, mapping in _PARENTS.values() if perm in mapping]
+    return any(user.has_perm(p) or p in _object_grant_perms(user) for p in parent_perms)
 
 
 def _object_grant_perms(user):
     """Every "app_label.codename" the user holds on some object, directly or through a group.
 
-    Two queries, cached on the user object for the rest of the request.
+    One query per object-permission table (guardian's generic ones and each direct foreign-key one),
+    cached on the user object for the rest of the request.
     """
     cached = user.__dict__.get("_secretsadmin_object_grant_perms")
     if cached is None:
         fields = ("permission__content_type__app_label", "permission__codename")
-        direct = UserObjectPermission.objects.filter(user=user).values_list(*fields).distinct()
-        via_groups = GroupObjectPermission.objects.filter(group__user=user).values_list(*fields).distinct()
-        cached = {f"{app}.{codename}" for app, codename in (*direct, *via_groups)}
+        cached = set()
+        for model in _grant_models():
+            who = {"user": user} if issubclass(model, UserObjectPermissionBase) else {"group__user": user}
+            cached |= {f"{app}.{codename}" for app, codename in
+                       model.objects.filter(**who).values_list(*fields).distinct()}
         user.__dict__["_secretsadmin_object_grant_perms"] = cached
     return cached
+
+
+def _grant_models():
+    return [m for m in apps.get_models()
+            if issubclass(m, UserObjectPermissionBase | GroupObjectPermissionBase) and not m._meta.abstract]
 
 
 def visible_objects_or_403(user, perm, queryset):
@@ -49,11 +82,21 @@ def get_object_for_user_or_404(user, perm, queryset, **lookup):
         raise Http404("No such object.") from None
 
 
-def require_permission(user, perm, obj=None):
-    """For actions: 403 unless the user holds `perm` (on `obj`, or globally)."""
+def has_permission(user, perm, obj=None):
+    """`perm` globally, on `obj`, or (for registered children) on obj's parent."""
     if user.has_perm(perm) or (obj is not None and user.has_perm(perm, obj)):
-        return
-    raise PermissionDenied("You do not have permission to do that.")
+        return True
+    field, parent_perm = _parent_rule(type(obj), perm) if obj is not None else (None, None)
+    if field is None:
+        return False
+    parent = getattr(obj, field)
+    return user.has_perm(parent_perm) or user.has_perm(parent_perm, parent)
+
+
+def require_permission(user, perm, obj=None):
+    """For actions: 403 unless the user holds `perm` (on `obj`, its parent, or globally)."""
+    if not has_permission(user, perm, obj):
+        raise PermissionDenied("You do not have permission to do that.")
 
 
 def permission_required(perm):

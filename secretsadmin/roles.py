@@ -45,6 +45,7 @@ ROLE_PERMISSIONS = {
         "providers.sync_provider",
         "providers.change_secret",
         "providers.manage_permissions",
+        "providers.manage_provider_permissions",
         "rotation.add_rotationpolicy",
         "rotation.change_rotationpolicy",
         "rotation.delete_rotationpolicy",
