@@ -5,10 +5,11 @@ import logging
 import os
 from pathlib import Path
 
-from django.db import transaction
+from django.db import connections, transaction
 
 from audit.chain import GENESIS_HASH, canonical_json, event_hash, format_timestamp
 from audit.models import AuditEvent, ChainHead
+from audit.pg_append import PostgresAppender
 
 siem_log = logging.getLogger("secretsadmin.audit")
 
@@ -36,8 +37,13 @@ class DatabaseStorage(AuditStorage):
 
     def __init__(self, using="default"):
         self.using = using
+        self._postgres = None
 
     def append(self, fields):
+        if connections[self.using].vendor == "postgresql":
+            if self._postgres is None:
+                self._postgres = PostgresAppender(self.using, self._recreate_head)
+            return self._postgres.append(fields)
         with transaction.atomic(using=self.using):
             # The row lock (PostgreSQL) or the write lock (SQLite, IMMEDIATE transactions) makes
             # appends from every web process and worker take turns, so the chain never forks.
@@ -53,10 +59,11 @@ class DatabaseStorage(AuditStorage):
     def _recreate_head(self):
         # A migration creates the head; if it is gone (a flushed test database, a restore), rebuild it
         # from the last event rather than from genesis, which would fork the chain.
-        last = AuditEvent.objects.using(self.using).order_by("-sequence").values("sequence", "hash").first()
-        defaults = last or {"sequence": 0, "hash": GENESIS_HASH}
-        ChainHead.objects.using(self.using).get_or_create(pk=1, defaults=defaults)
-        return ChainHead.objects.using(self.using).select_for_update().get(pk=1)
+        with transaction.atomic(using=self.using):
+            last = AuditEvent.objects.using(self.using).order_by("-sequence").values("sequence", "hash").first()
+            defaults = last or {"sequence": 0, "hash": GENESIS_HASH}
+            ChainHead.objects.using(self.using).get_or_create(pk=1, defaults=defaults)
+            return ChainHead.objects.using(self.using).select_for_update().get(pk=1)
 
 
 def record_as_json(record: dict) -> str:

@@ -2,6 +2,8 @@
 import time
 from dataclasses import dataclass
 
+from django.db import transaction
+
 from audit.chain import GENESIS_HASH, HASHED_FIELDS, event_hash
 from audit.models import AuditEvent, ChainHead
 
@@ -62,8 +64,11 @@ def verify_records(records, *, start=None, known_hash=lambda h: False, head=None
 def _database_rows(using, chunk_size=5000):
     fields = (*HASHED_FIELDS, "prev_hash", "hash")
     queryset = AuditEvent.objects.using(using).order_by("sequence").values_list(*fields)
-    for values in queryset.iterator(chunk_size=chunk_size):
-        yield dict(zip(fields, values, strict=True))
+    # One transaction: a consistent snapshot, and on PostgreSQL a plain server-side cursor (outside a
+    # transaction Django declares it WITH HOLD, which copies the whole result before streaming it).
+    with transaction.atomic(using=using):
+        for values in queryset.iterator(chunk_size=chunk_size):
+            yield dict(zip(fields, values, strict=True))
 
 
 def archive_start(using="default"):
