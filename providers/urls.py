@@ -1,6 +1,6 @@
 from django.urls import path
 
-from providers import views
+from providers import reveal, views
 
 app_name = "providers"
 urlpatterns = [
@@ -11,4 +11,5 @@ urlpatterns = [
     path("providers/<uuid:uuid>/test/", views.provider_test, name="provider_test"),
     path("providers/<uuid:uuid>/sync/", views.provider_sync, name="provider_sync"),
     path("inventory/", views.secret_list, name="secret_list"),
+    path("inventory/<uuid:uuid>/reveal/", reveal.secret_reveal, name="secret_reveal"),
 ]

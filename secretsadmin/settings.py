@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django_rq",
     "guardian",
     "django_filters",
+    "django_ratelimit",
     "secretsadmin",
     "audit",
     "providers",
@@ -92,6 +93,12 @@ if REDIS_EMBEDDED:
     REDIS_URL = embedded_redis_url(VAR_DIR)
 else:
     REDIS_URL = CONFIG.redis_url
+# The cache is shared by every web and worker process (rate limits must hold across them).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                      "KEY_PREFIX": "secretsadmin"}}
+RATELIMIT_USE_CACHE = "default"
+# Reveals of secret values per user; each one is audited, and this caps what a stolen session can take.
+REVEAL_RATE = "10/h"
 RQ_QUEUE_NAMES = ("default", "rotation", "sync", "reports")
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in RQ_QUEUE_NAMES}
 RQ_SHOW_ADMIN_LINK = False
@@ -156,7 +163,12 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 # Joining the browsers' preload list is a hard-to-undo decision for the whole domain, so it stays
 # the operator's call and Django's reminder about it (W021) is silenced.
 SECURE_HSTS_PRELOAD = False
-SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SILENCED_SYSTEM_CHECKS = [
+    "security.W021",
+    # django-ratelimit lists the caches it has tested; Django's own RedisCache has the atomic add/incr it
+    # needs (and tests/providers/test_reveal.py proves the limit across requests).
+    "django_ratelimit.W001",
+]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

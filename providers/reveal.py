@@ -1,0 +1,61 @@
+"""The audited reveal: a secret's value shown once, to someone with the reveal permission and a reason."""
+from django import forms
+from django.conf import settings
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django_ratelimit.core import is_ratelimited
+
+import audit
+from providers.adapters.base import SecretError
+from providers.models import Secret
+from providers.registry import adapter_for
+from secretsadmin.permissions import get_object_for_user_or_404, has_permission
+
+PERMISSION = "providers.reveal_secret"
+
+
+class RevealForm(forms.Form):
+    reason = forms.CharField(min_length=10, max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text="Why you need the value (ticket, incident). It is kept in the audit log.")
+
+
+def _record(secret, user, *, reason, failure=""):
+    # Recorded on its own, never inside a transaction that a failure rolls back.
+    audit.record("secret.retrieval", actor=user, target=secret, provider=secret.provider.name,
+                 secret_name=secret.name, outcome="failure" if failure else "success", failure_reason=failure,
+                 details={"via": "reveal", "reason": reason})
+
+
+def reveal_value(secret, *, actor, reason):
+    """Read the current value through the adapter and audit the retrieval. Raises SecretError."""
+    try:
+        value = adapter_for(secret.provider).get_secret(secret.name)
+    except SecretError as exc:
+        _record(secret, actor, reason=reason, failure=type(exc).__name__)
+        raise
+    _record(secret, actor, reason=reason)
+    return value
+
+
+@never_cache
+def secret_reveal(request, uuid):
+    secret = get_object_for_user_or_404(request.user, "providers.view_secret",
+                                        Secret.objects.select_related("provider"), uuid=uuid)
+    form = RevealForm(request.POST or None)
+    context = {"secret": secret, "form": form}
+    if not has_permission(request.user, PERMISSION, secret):
+        if request.method == "POST":
+            _record(secret, request.user, reason=request.POST.get("reason", "")[:500], failure="permission denied")
+        return render(request, "providers/secret_reveal.html", {**context, "refused": True}, status=403)
+    if request.method != "POST" or not form.is_valid():
+        return render(request, "providers/secret_reveal.html", context, status=400 if form.errors else 200)
+    reason = form.cleaned_data["reason"]
+    if is_ratelimited(request, group="reveal", key="user", rate=settings.REVEAL_RATE, increment=True):
+        _record(secret, request.user, reason=reason, failure="rate limited")
+        return render(request, "providers/secret_reveal.html", {**context, "rate_limited": True}, status=429)
+    try:
+        value = reveal_value(secret, actor=request.user, reason=reason)
+    except SecretError as exc:
+        return render(request, "providers/secret_reveal.html", {**context, "error": type(exc).__name__}, status=502)
+    # never_cache adds Cache-Control: no-store, so neither the browser nor a proxy keeps the page.
+    return render(request, "providers/secret_reveal.html", {**context, "value": value})
