@@ -55,7 +55,7 @@ def test_a_user_without_grants_cannot_reach_any_object(client, mallory, objects,
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("route", ROUTES)
-def test_the_walk_is_not_vacuous_someone_can_reach_each_route(client, role_users, objects, route):
-    client.force_login(role_users["erin"])
+def test_the_walk_is_not_vacuous_someone_can_reach_each_route(client, django_user_model, objects, route):
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.invalid", "x" * 16))
     answers = {client.get(reverse(route, kwargs={"uuid": obj.uuid})).status_code for obj in objects}
-    assert answers & {200, 302, 405}, f"{route} answered {answers} to the Administrator for every object"
+    assert answers & {200, 302, 405}, f"{route} answered {answers} to a superuser for every object"
