@@ -11,6 +11,7 @@ EVENT_TYPES = {
     # Secrets, as the dashboard sees them.
     "secret.revealed": "A secret's value was shown to a person",
     "secret.changed_out_of_band": "A secret changed in its provider without a SecretsAdmin rotation",
+    "secret.metadata_changed": "A secret's owner, environment, description or tags were changed",
     # Rotation workflow.
     "rotation.requested": "A rotation was requested",
     "rotation.approved": "A rotation request was approved",

@@ -112,6 +112,9 @@ class Secret(models.Model):
     def __str__(self):
         return f"{self.provider.name}:{self.name}"
 
+    def get_absolute_url(self):
+        return reverse("providers:secret_detail", args=[self.uuid])
+
 
 # django-guardian's direct foreign-key permission tables: real foreign keys (fast joins) that cascade, so
 # deleting a provider or secret removes its grants.
@@ -141,3 +144,5 @@ PROVIDER_GRANTS = {
     "providers.emergency_rotation": "providers.emergency_provider_rotation",
     "providers.manage_permissions": "providers.manage_provider_permissions",
 }
+
+from providers.access_review import AccessReview  # noqa: E402,F401

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from providers import reveal, views
+from providers import reveal, secret_views, views
 
 app_name = "providers"
 urlpatterns = [
@@ -11,5 +11,8 @@ urlpatterns = [
     path("providers/<uuid:uuid>/test/", views.provider_test, name="provider_test"),
     path("providers/<uuid:uuid>/sync/", views.provider_sync, name="provider_sync"),
     path("inventory/", views.secret_list, name="secret_list"),
+    path("inventory/<uuid:uuid>/", views.secret_detail, name="secret_detail"),
+    path("inventory/new/", secret_views.secret_create, name="secret_create"),
+    path("inventory/<uuid:uuid>/edit/", secret_views.secret_edit, name="secret_edit"),
     path("inventory/<uuid:uuid>/reveal/", reveal.secret_reveal, name="secret_reveal"),
 ]

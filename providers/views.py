@@ -1,16 +1,26 @@
 """Provider registry and inventory pages (thin: queries through the permission helper, writes through services)."""
+import logging
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
 
+from audit.models import AuditEvent
+from providers.adapters.base import SecretError
+from providers.adapters.calls import CallPolicy
+from providers.filters import SecretFilter, rotation_age
 from providers.forms import ProviderForm
 from providers.models import Provider, Secret
+from providers.registry import adapter_for
+from providers.secret_views import creatable_providers
 from providers.services import change_provider, create_provider, request_sync, test_provider_connection
 from secretsadmin.listing import paginate
 from secretsadmin.permissions import (
     get_object_for_user_or_404,
+    has_permission,
     permission_required,
     require_permission,
     visible_objects_or_403,
@@ -36,6 +46,7 @@ def provider_detail(request, uuid):
         "can_change": not provider.managed_by_config and (
             user.has_perm("providers.change_provider") or user.has_perm("providers.change_provider", provider)),
         "can_test": user.has_perm("providers.test_provider") or user.has_perm("providers.test_provider", provider),
+        "can_manage": has_permission(user, "providers.manage_provider_permissions", provider),
         "can_sync": provider.enabled and (
             user.has_perm("providers.sync_provider") or user.has_perm("providers.sync_provider", provider)),
     })
@@ -92,8 +103,60 @@ def provider_sync(request, uuid):
     return redirect("providers:provider_detail", uuid=provider.uuid)
 
 
+@require_safe
 def secret_list(request):
     secrets = visible_objects_or_403(
         request.user, "providers.view_secret", Secret.objects.select_related("provider")
     )
-    return render(request, "providers/secret_list.html", {"page": paginate(request, secrets)})
+    filterset = SecretFilter(request.GET, queryset=secrets, request=request)
+    valid = filterset.is_valid()
+    # An invalid filter shows its errors and no rows: showing everything would look like a match.
+    page = paginate(request, filterset.qs if valid else secrets.none())
+    now = timezone.now()
+    for secret in page.object_list:
+        secret.age = rotation_age(secret, now)
+    return render(request, "providers/secret_list.html", {
+        "filterset": filterset,
+        "filters_valid": valid,
+        "page": page,
+        "querystring": filterset.querystring(),
+        "can_create": creatable_providers(request.user).exists(),
+    })
+
+
+# A page waits for the provider: fail within seconds rather than retrying for the adapters' default 30.
+DESCRIBE_POLICY = CallPolicy(connect_timeout=3, read_timeout=5, attempts=2, initial_wait=0.1, max_wait=0.5,
+                             total_timeout=8)
+AUDIT_TRAIL_LENGTH = 20
+
+
+@require_safe
+def secret_detail(request, uuid):
+    user = request.user
+    secret = get_object_for_user_or_404(user, "providers.view_secret", Secret.objects.select_related("provider"),
+                                        uuid=uuid)
+    versions, versions_error = (), ""
+    try:
+        versions = adapter_for(secret.provider, DESCRIBE_POLICY).describe_secret(secret.name).versions
+    except SecretError as exc:
+        versions_error = type(exc).__name__
+    except Exception:  # a misconfigured provider (missing setting, bad URL) must not become a 500
+        logging.getLogger(__name__).exception("describing %s failed unexpectedly", secret)
+        versions_error = "Other"
+    audit_trail = None
+    if has_permission(user, "audit.view_auditevent"):
+        audit_trail = list(AuditEvent.objects.filter(secret_name=secret.name, provider=secret.provider.name)
+                           .defer("details").order_by("-sequence")[:AUDIT_TRAIL_LENGTH])
+    return render(request, "providers/secret_detail.html", {
+        "secret": secret,
+        "age": rotation_age(secret),
+        "tags": sorted(secret.tags.items()) if isinstance(secret.tags, dict) else [],
+        "versions": versions[::-1],  # adapters list the oldest first
+        "versions_error": versions_error,
+        "audit_trail": audit_trail,
+        "audit_trail_length": AUDIT_TRAIL_LENGTH,
+        "can_reveal": has_permission(user, "providers.reveal_secret", secret),
+        "can_change": has_permission(user, "providers.change_secret", secret),
+        "can_manage": has_permission(user, "providers.manage_permissions", secret),
+    })
+

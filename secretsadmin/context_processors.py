@@ -12,6 +12,7 @@ SECTIONS = [
     ("Audit", "audit:event_list", "audit.view_auditevent"),
     ("Compliance", "compliance:report_list", "compliance.view_compliancereport"),
     ("Providers", "providers:provider_list", "providers.view_provider"),
+    ("Access review", "access:review", "audit.view_auditevent"),
 ]
 
 

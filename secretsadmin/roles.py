@@ -43,6 +43,7 @@ ROLE_PERMISSIONS = {
         "providers.delete_provider",
         "providers.test_provider",
         "providers.sync_provider",
+        "providers.add_secret",
         "providers.change_secret",
         "providers.manage_permissions",
         "providers.manage_provider_permissions",

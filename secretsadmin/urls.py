@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("providers.urls")),
+    path("", include("providers.permission_urls")),
     path("rotations/", include("rotation.urls")),
     path("audit/", include("audit.urls")),
     path("compliance/", include("compliance.urls")),

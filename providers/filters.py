@@ -1,0 +1,170 @@
+"""The inventory's filters and rotation age: which secrets are shown, in which order, and how overdue each is."""
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+import django_filters
+from django import forms
+from django.db.models import F, Q, TextField
+from django.db.models.functions import Cast, Coalesce
+from django.http import QueryDict
+from django.utils import timezone
+from django_filters.constants import EMPTY_VALUES
+
+from providers.models import Provider, Secret
+from secretsadmin.permissions import objects_for_user
+
+# Until rotation policies exist every secret is due this often; the rotation issue replaces
+# rotation_interval_days() and overdue_condition() together with the policy's interval.
+DEFAULT_ROTATION_DAYS = 90
+DUE_SOON_DAYS = 14
+
+
+def rotation_interval_days(secret):
+    """How many days may pass between rotations of `secret`."""
+    return DEFAULT_ROTATION_DAYS
+
+
+def overdue_condition(now):
+    """The database-side twin of rotation_interval_days(): rows whose rotation base is older than the interval.
+
+    Needs the `rotation_base` annotation (see with_rotation_base).
+    """
+    return Q(rotation_base__lt=now - timedelta(days=DEFAULT_ROTATION_DAYS))
+
+
+def with_rotation_base(queryset):
+    # Never rotated counts from when the inventory first saw the secret.
+    return queryset.annotate(rotation_base=Coalesce("last_rotated_at", "first_seen_at"))
+
+
+@dataclass(frozen=True)
+class RotationAge:
+    days: int
+    state: str  # "ok" | "due-soon" | "overdue"
+    interval_days: int
+
+    @property
+    def label(self):
+        return {"ok": "within its rotation interval", "due-soon": "due for rotation soon",
+                "overdue": "overdue for rotation"}[self.state]
+
+
+def rotation_age(secret, now=None):
+    """The secret's age since its last rotation (or since it was first seen), judged against its interval."""
+    now = now or timezone.now()
+    age = now - (secret.last_rotated_at or secret.first_seen_at)
+    interval = rotation_interval_days(secret)
+    if age > timedelta(days=interval):
+        state = "overdue"
+    elif age >= timedelta(days=interval - DUE_SOON_DAYS):
+        state = "due-soon"
+    else:
+        state = "ok"
+    return RotationAge(days=max(age.days, 0), state=state, interval_days=interval)
+
+
+class SecretFilterForm(forms.Form):
+    """Bootstrap classes on every widget; errors are marked by Django's aria-invalid."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", f"{css} {css}-sm")
+
+
+def _text(placeholder):
+    return forms.TextInput(attrs={"placeholder": placeholder})
+
+
+class SecretOrdering(django_filters.OrderingFilter):
+    """Whitelisted sort keys; never-rotated secrets sort as the oldest; ties broken so pages are stable."""
+
+    TIE_BREAK = ("provider__name", "name", "pk")
+
+    def get_ordering_value(self, param):
+        descending = param.startswith("-")
+        expression = F(self.param_map[param.lstrip("-")])
+        return expression.desc(nulls_last=True) if descending else expression.asc(nulls_first=True)
+
+    def filter(self, qs, value):
+        if value in EMPTY_VALUES:
+            return qs
+        ordering = [self.get_ordering_value(param) for param in value if param not in EMPTY_VALUES]
+        return qs.order_by(*ordering, *self.TIE_BREAK) if ordering else qs
+
+
+ROTATION_CHOICES = [("overdue", "Overdue"), ("never", "Never rotated")]
+YES_NO = [("", "Any"), ("true", "Yes"), ("false", "No")]
+
+
+class SecretFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_text", label="Search", max_length=200,
+                                  widget=_text("name, description or tag"))
+    provider = django_filters.ChoiceFilter(field_name="provider__name", label="Provider", empty_label="Any",
+                                           choices=[])
+    environment = django_filters.CharFilter(field_name="environment", lookup_expr="iexact", label="Environment",
+                                            max_length=64, widget=_text("exact name"))
+    owner = django_filters.CharFilter(field_name="owner", lookup_expr="iexact", label="Owner", max_length=150,
+                                      widget=_text("exact team or group"))
+    status = django_filters.ChoiceFilter(choices=Secret.Status.choices, label="Status", empty_label="Any")
+    rotation = django_filters.ChoiceFilter(choices=ROTATION_CHOICES, method="filter_rotation", label="Rotation",
+                                           empty_label="Any")
+    out_of_band = django_filters.BooleanFilter(method="filter_out_of_band", label="Changed out of band",
+                                               widget=forms.Select(choices=YES_NO))
+    sort = SecretOrdering(
+        label="Sort by", empty_label="Provider, name",
+        fields=(("name", "name"), ("provider__name", "provider"), ("environment", "environment"),
+                ("owner", "owner"), ("last_rotated_at", "last_rotated"), ("status", "status")),
+        field_labels={"name": "Name", "provider__name": "Provider", "environment": "Environment",
+                      "owner": "Owner", "last_rotated_at": "Last rotated", "status": "Status"},
+    )
+
+    class Meta:
+        model = Secret
+        fields = []
+        form = SecretFilterForm
+
+    def __init__(self, data=None, queryset=None, *, request=None, **kwargs):
+        super().__init__(data, queryset, request=request, **kwargs)
+        self.filters["provider"].extra["choices"] = self._provider_choices()
+
+    def _provider_choices(self):
+        # Providers the user may view, and those of secrets they were granted one by one (the rows show
+        # those names anyway), so that filtering never offers a provider the user cannot know about.
+        if self.request is None:
+            return []
+        viewable = objects_for_user(self.request.user, "providers.view_provider", Provider.objects.all())
+        names = Provider.objects.filter(
+            Q(pk__in=viewable.values("pk")) | Q(pk__in=self.queryset.values("provider_id"))
+        ).order_by("name").values_list("name", flat=True)
+        return [(name, name) for name in names]
+
+    def filter_text(self, queryset, name, value):
+        # Tags are JSON: PostgreSQL casts jsonb to its text, SQLite keeps the stored JSON with non-ASCII
+        # and quotes escaped, so look for the text both as typed and as JSON escapes it.
+        tag_matches = Q(tags_text__icontains=value)
+        escaped = json.dumps(value)[1:-1]
+        if escaped != value:
+            tag_matches |= Q(tags_text__icontains=escaped)
+        return queryset.annotate(tags_text=Cast("tags", TextField())).filter(
+            Q(name__icontains=value) | Q(description__icontains=value) | tag_matches
+        )
+
+    def filter_rotation(self, queryset, name, value):
+        if value == "never":
+            return queryset.filter(last_rotated_at__isnull=True)
+        return with_rotation_base(queryset).filter(overdue_condition(timezone.now()))
+
+    def filter_out_of_band(self, queryset, name, value):
+        return queryset.filter(changed_out_of_band_at__isnull=not value)
+
+    def querystring(self):
+        """The filters in use as a query string, for pagination links (never the page number)."""
+        params = QueryDict(mutable=True)
+        for name in self.filters:
+            value = self.data.get(name, "")
+            if value:
+                params[name] = value
+        return params.urlencode()
