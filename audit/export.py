@@ -5,6 +5,7 @@ import json
 from uuid import UUID
 
 from audit.chain import HASHED_FIELDS, format_timestamp
+from secretsadmin.spreadsheets import spreadsheet_safe
 
 CSV_COLUMNS = (
     "sequence", "uuid", "timestamp", "actor_name", "actor_type", "event_type", "outcome", "failure_reason",
@@ -16,10 +17,6 @@ JSONL_FIELDS = (*HASHED_FIELDS, "prev_hash", "hash")
 
 FETCH_SIZE = 2000  # rows per database round trip (a server-side cursor on PostgreSQL)
 ROWS_PER_CHUNK = 500  # rows per chunk handed to the response
-
-# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
 
 def _rows(queryset, fields):
     return queryset.values_list(*fields).iterator(chunk_size=FETCH_SIZE)
@@ -33,10 +30,6 @@ def _json_value(value):
     return value
 
 
-def _neutralise(text):
-    return "'" + text if text.startswith(_FORMULA_TRIGGERS) else text
-
-
 def _csv_cell(value):
     if value is None:
         return ""
@@ -44,7 +37,7 @@ def _csv_cell(value):
         return value
     if hasattr(value, "astimezone"):
         return format_timestamp(value)
-    return _neutralise(str(value))
+    return spreadsheet_safe(str(value))
 
 
 def _compact_json(value):
@@ -61,7 +54,7 @@ def csv_lines(queryset):
     for row in _rows(queryset, CSV_COLUMNS):
         cells = [_csv_cell(value) for value in row]
         # Compact JSON whatever the stored value (even a bare string or number), so the column always parses.
-        cells[details_index] = _neutralise(_compact_json(row[details_index]))
+        cells[details_index] = spreadsheet_safe(_compact_json(row[details_index]))
         writer.writerow(cells)
         pending += 1
         if pending == ROWS_PER_CHUNK:

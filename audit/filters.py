@@ -11,6 +11,7 @@ from django.db.models.functions import Cast
 from audit.chain import format_timestamp
 from audit.events import EVENT_TYPES
 from audit.models import AuditEvent
+from secretsadmin.forms import FilterForm, text_input
 
 _DATETIME = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})"
@@ -66,18 +67,8 @@ class UTCDateTimeFilter(django_filters.Filter):
     field_class = UTCDateTimeField
 
 
-class AuditEventFilterForm(forms.Form):
-    """Bootstrap classes on every widget; errors are marked by Django's aria-invalid."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-            field.widget.attrs.setdefault("class", f"{css} {css}-sm")
-
-
-def _text(placeholder):
-    return forms.TextInput(attrs={"placeholder": placeholder})
+AuditEventFilterForm = FilterForm
+_text = text_input
 
 
 class AuditEventFilter(django_filters.FilterSet):

@@ -5,7 +5,7 @@ import logging
 import django_rq
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST, require_safe
@@ -18,6 +18,7 @@ from audit.models import AuditEvent
 from audit.recorder import record
 from audit.services import latest_verification, verify_audit_chain_job
 from audit.storage import AuditWriteError
+from secretsadmin.forms import filter_querystring
 from secretsadmin.listing import paginate
 from secretsadmin.permissions import permission_required
 
@@ -27,16 +28,6 @@ EXPORTS = {
     "csv": (csv_lines, "text/csv; charset=utf-8"),
     "jsonl": (jsonl_lines, "application/x-ndjson; charset=utf-8"),
 }
-
-
-def _filter_querystring(filterset):
-    """The filters in use as a query string, for pagination and export links (never the page number)."""
-    params = QueryDict(mutable=True)
-    for name in filterset.filters:
-        value = filterset.data.get(name, "")
-        if value:
-            params[name] = value
-    return params.urlencode()
 
 
 @require_safe
@@ -51,7 +42,7 @@ def event_list(request):
         "filterset": filterset,
         "filters_valid": valid,
         "page": page,
-        "querystring": _filter_querystring(filterset),
+        "querystring": filter_querystring(filterset),
         "verification": latest_verification(),
     })
 

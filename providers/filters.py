@@ -7,11 +7,11 @@ import django_filters
 from django import forms
 from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast, Coalesce
-from django.http import QueryDict
 from django.utils import timezone
 from django_filters.constants import EMPTY_VALUES
 
 from providers.models import Provider, Secret
+from secretsadmin.forms import FilterForm, filter_querystring, text_input
 from secretsadmin.permissions import objects_for_user
 
 # Until rotation policies exist every secret is due this often; the rotation issue replaces
@@ -64,18 +64,8 @@ def rotation_age(secret, now=None):
     return RotationAge(days=max(age.days, 0), state=state, interval_days=interval)
 
 
-class SecretFilterForm(forms.Form):
-    """Bootstrap classes on every widget; errors are marked by Django's aria-invalid."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-            field.widget.attrs.setdefault("class", f"{css} {css}-sm")
-
-
-def _text(placeholder):
-    return forms.TextInput(attrs={"placeholder": placeholder})
+SecretFilterForm = FilterForm
+_text = text_input
 
 
 class SecretOrdering(django_filters.OrderingFilter):
@@ -161,10 +151,4 @@ class SecretFilter(django_filters.FilterSet):
         return queryset.filter(changed_out_of_band_at__isnull=not value)
 
     def querystring(self):
-        """The filters in use as a query string, for pagination links (never the page number)."""
-        params = QueryDict(mutable=True)
-        for name in self.filters:
-            value = self.data.get(name, "")
-            if value:
-                params[name] = value
-        return params.urlencode()
+        return filter_querystring(self)

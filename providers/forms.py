@@ -6,6 +6,7 @@ from django import forms
 from providers.credentials import CREDENTIAL_FIELDS, ENV_NAME
 from providers.models import Provider
 from secretsadmin.config_providers import ProviderError, parse_provider_entry
+from secretsadmin.forms import BootstrapFormMixin
 
 SETTING_FIELDS = {
     "aws": ("region", "endpoint_url"),
@@ -34,7 +35,7 @@ def looks_like_credential(value: str) -> bool:
                for run in LONG_RANDOM.findall(value))
 
 
-class ProviderForm(forms.Form):
+class ProviderForm(BootstrapFormMixin, forms.Form):
     name = forms.SlugField(max_length=63, help_text="Lower-case letters, digits and hyphens")
     kind = forms.ChoiceField(choices=Provider.Kind.choices)
     description = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
@@ -68,13 +69,6 @@ class ProviderForm(forms.Form):
         required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Credential references",
         help_text="One per line, field=NAME for variables or field=/path for files, e.g. token=VAULT_TOKEN",
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            if not isinstance(field.widget, forms.CheckboxInput):
-                css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-                field.widget.attrs.setdefault("class", css)
 
     def clean(self):
         data = super().clean()

@@ -25,6 +25,7 @@ from providers.permissions_services import (
     record_access_review,
     revoke_object_permission,
 )
+from secretsadmin.forms import BootstrapFormMixin
 from secretsadmin.listing import paginate
 from secretsadmin.permissions import (
     get_object_for_user_or_404,
@@ -33,6 +34,7 @@ from secretsadmin.permissions import (
     permission_required,
     require_permission,
 )
+from secretsadmin.spreadsheets import spreadsheet_safe
 
 # kind -> (queryset, permission to see it, permission to manage its grants)
 KINDS = {
@@ -42,15 +44,8 @@ KINDS = {
 GRANTEE_TYPES = [("user", "User"), ("group", "Group")]
 
 
-class _BootstrapForm(forms.Form):
-    """Bootstrap classes on every widget; errors are marked by Django's aria-invalid."""
-
-    size = ""
-
-    def style_widgets(self):
-        for field in self.fields.values():
-            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-            field.widget.attrs.setdefault("class", f"{css} {css}{self.size}" if self.size else css)
+class _BootstrapForm(BootstrapFormMixin, forms.Form):
+    pass
 
 
 class _GranteeForm(_BootstrapForm):
@@ -157,11 +152,7 @@ class AccessFilterForm(_BootstrapForm):
     action = forms.ChoiceField(required=False, choices=[("", "Any action"), *(
         (codename, label) for label, codename in OBJECT_ACTIONS["secret"])])
 
-    size = "-sm"
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.style_widgets()
+    field_size = "sm"
 
     def as_params(self):
         """The filters in use, as {name: text}, for links, exports and the review's scope."""
@@ -176,19 +167,11 @@ class ReviewForm(_BootstrapForm):
                            widget=forms.Textarea(attrs={"rows": 3}),
                            help_text="What you checked and what you concluded (required).")
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.style_widgets()
 
-
-_CSV_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 CSV_ROWS_PER_CHUNK = 500
 
 
-def _csv_cell(text):
-    # A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
-    text = str(text)
-    return "'" + text if text.startswith(_CSV_FORMULA_TRIGGERS) else text
+_csv_cell = spreadsheet_safe
 
 
 def csv_lines(matrix):

@@ -5,6 +5,7 @@ import re
 from django import forms
 
 from providers.models import Provider
+from secretsadmin.forms import BootstrapFormMixin
 
 _TAG = re.compile(r"[A-Za-z0-9_.:/@+-]{1,128}")
 
@@ -25,12 +26,8 @@ def parse_tags(text):
     return tags
 
 
-class _Styled(forms.Form):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-            field.widget.attrs.setdefault("class", css)
+class _Styled(BootstrapFormMixin, forms.Form):
+    pass
 
 
 class SecretMetadataForm(_Styled):
