@@ -133,6 +133,7 @@ WHITENOISE_USE_FINDERS = not IS_PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 if not IS_PRODUCTION:
     STATIC_ROOT.mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has none; the SIEM log and SQLite live here
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
