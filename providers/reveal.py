@@ -34,6 +34,10 @@ def reveal_value(secret, *, actor, reason):
         _record(secret, actor, reason=reason, failure=type(exc).__name__)
         raise
     _record(secret, actor, reason=reason)
+    # Two facts, two events: the provider was read (the policy's Retrieval, as a worker's read would be)
+    # and a person was shown the value.
+    audit.record("secret.revealed", actor=actor, target=secret, provider=secret.provider.name,
+                 secret_name=secret.name, details={"reason": reason})
     return value
 
 

@@ -42,6 +42,8 @@ def test_a_granted_user_sees_the_value_once_and_it_is_audited(client, role_users
     event = AuditEvent.objects.get(event_type="secret.retrieval")
     assert (event.actor_name, event.outcome, event.secret_name) == ("alice", "success", secret.name)
     assert event.details == {"via": "reveal", "reason": "INC-4711 database outage"}
+    shown = AuditEvent.objects.get(event_type="secret.revealed")
+    assert shown.sequence == event.sequence + 1 and shown.details == {"reason": "INC-4711 database outage"}
 
 
 def test_the_value_is_never_stored_anywhere(client, role_users, stored):
@@ -69,6 +71,7 @@ def test_without_the_permission_it_is_refused_and_recorded(client, role_users, s
     assert response.status_code == 403 and value not in response.content.decode()
     event = AuditEvent.objects.get(event_type="secret.retrieval")
     assert (event.outcome, event.failure_reason) == ("failure", "permission denied")
+    assert not AuditEvent.objects.filter(event_type="secret.revealed").exists()
 
 
 def test_strangers_get_404(client, mallory, stored):
