@@ -69,3 +69,17 @@ class SecretCreateForm(_Styled):
         if "\x00" in (data.get("value") or ""):
             raise forms.ValidationError("The value may not contain NUL characters.")
         return data
+
+
+class SecretRevokeForm(_Styled):
+    confirm_name = forms.CharField(max_length=512, label="Type the secret's name to confirm")
+    reason = forms.CharField(min_length=10, max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, secret, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.secret = secret
+
+    def clean_confirm_name(self):
+        if self.cleaned_data["confirm_name"] != self.secret.name:
+            raise forms.ValidationError("The name does not match.")
+        return self.cleaned_data["confirm_name"]

@@ -46,3 +46,19 @@ def create_secret_in_provider(provider, *, actor, name, value, owner="", environ
         )
         audit.record("secret.creation", actor=actor, target=secret, provider=provider.name, secret_name=name)
     return secret
+
+
+def revoke_secret_in_provider(secret, *, actor, reason):
+    """The policy's revoke_secret: make the secret unusable in its provider (recoverably where the provider
+    allows), mark the inventory row disabled, and audit it. A refusal is audited as a failed deletion."""
+    try:
+        adapter_for(secret.provider).revoke_secret(secret.name)
+    except Exception as exc:
+        audit.record("secret.deletion", actor=actor, target=secret, provider=secret.provider.name,
+                     secret_name=secret.name, outcome="failure", failure_reason=type(exc).__name__,
+                     details={"reason": reason})
+        raise
+    with transaction.atomic():
+        Secret.objects.filter(pk=secret.pk).update(status=Secret.Status.DISABLED)
+        audit.record("secret.deletion", actor=actor, target=secret, provider=secret.provider.name,
+                     secret_name=secret.name, details={"reason": reason})

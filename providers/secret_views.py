@@ -5,8 +5,8 @@ from django.shortcuts import redirect, render
 
 from providers.adapters.base import SecretError
 from providers.models import Provider, Secret
-from providers.secret_forms import SecretCreateForm, SecretMetadataForm
-from providers.secret_services import change_secret_metadata, create_secret_in_provider
+from providers.secret_forms import SecretCreateForm, SecretMetadataForm, SecretRevokeForm
+from providers.secret_services import change_secret_metadata, create_secret_in_provider, revoke_secret_in_provider
 from secretsadmin.permissions import get_object_for_user_or_404, objects_for_user, require_permission
 
 
@@ -49,3 +49,19 @@ def secret_create(request):
             messages.success(request, f"Secret {secret.name} created in {secret.provider.name}.")
             return redirect(secret.get_absolute_url())
     return render(request, "providers/secret_form.html", {"form": form, "creating": True})
+
+
+def secret_revoke(request, uuid):
+    secret = get_object_for_user_or_404(request.user, "providers.view_secret",
+                                        Secret.objects.select_related("provider"), uuid=uuid)
+    require_permission(request.user, "providers.delete_secret", secret)
+    form = SecretRevokeForm(request.POST or None, secret=secret)
+    if request.method == "POST" and form.is_valid():
+        try:
+            revoke_secret_in_provider(secret, actor=request.user, reason=form.cleaned_data["reason"])
+        except SecretError as exc:
+            form.add_error(None, f"The provider refused: {type(exc).__name__}: {exc}")
+        else:
+            messages.success(request, f"{secret.name} was revoked in {secret.provider.name}.")
+            return redirect(secret.get_absolute_url())
+    return render(request, "providers/secret_revoke.html", {"form": form, "secret": secret})

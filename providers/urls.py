@@ -15,4 +15,5 @@ urlpatterns = [
     path("inventory/new/", secret_views.secret_create, name="secret_create"),
     path("inventory/<uuid:uuid>/edit/", secret_views.secret_edit, name="secret_edit"),
     path("inventory/<uuid:uuid>/reveal/", reveal.secret_reveal, name="secret_reveal"),
+    path("inventory/<uuid:uuid>/revoke/", secret_views.secret_revoke, name="secret_revoke"),
 ]

@@ -157,6 +157,7 @@ def secret_detail(request, uuid):
         "audit_trail_length": AUDIT_TRAIL_LENGTH,
         "can_reveal": has_permission(user, "providers.reveal_secret", secret),
         "can_change": has_permission(user, "providers.change_secret", secret),
+        "can_revoke": secret.status == Secret.Status.ACTIVE and has_permission(user, "providers.delete_secret", secret),
         "can_manage": has_permission(user, "providers.manage_permissions", secret),
     })
 

@@ -44,6 +44,7 @@ ROLE_PERMISSIONS = {
         "providers.test_provider",
         "providers.sync_provider",
         "providers.add_secret",
+        "providers.delete_secret",
         "providers.change_secret",
         "providers.manage_permissions",
         "providers.manage_provider_permissions",

@@ -90,3 +90,32 @@ def test_mismatched_values_are_a_form_error(client, role_users, vault_provider):
 def test_viewers_may_not_create(client, role_users, vault_provider):
     client.force_login(role_users["alice"])
     assert client.get(reverse("providers:secret_create")).status_code == 403
+
+
+def test_revoking_a_secret_makes_it_unusable_and_is_audited(client, role_users, vault, vault_provider):
+    path = f"revoke/{uuid.uuid4().hex[:8]}"
+    vault.root.secrets.kv.v2.create_or_update_secret(path, secret={"password": "to-be-revoked"})
+    secret = Secret.objects.create(provider=vault_provider, name=f"{path}#password")
+    client.force_login(role_users["erin"])
+    wrong = client.post(reverse("providers:secret_revoke", args=[secret.uuid]),
+                        {"confirm_name": "something else", "reason": "decommissioned service"})
+    assert wrong.status_code == 200 and "does not match" in wrong.content.decode()
+    response = client.post(reverse("providers:secret_revoke", args=[secret.uuid]),
+                           {"confirm_name": secret.name, "reason": "decommissioned service"})
+    assert response.status_code == 302
+    secret.refresh_from_db()
+    assert secret.status == "disabled"
+    from providers.adapters.base import NotFound
+    from providers.registry import adapter_for
+
+    with pytest.raises(NotFound):
+        adapter_for(vault_provider).get_secret(secret.name)
+    event = AuditEvent.objects.get(event_type="secret.deletion")
+    assert (event.outcome, event.details) == ("success", {"reason": "decommissioned service"})
+
+
+def test_viewers_may_not_revoke(client, role_users, vault_provider):
+    secret = Secret.objects.create(provider=vault_provider, name="apps/keep#password")
+    client.force_login(role_users["alice"])
+    assert client.post(reverse("providers:secret_revoke", args=[secret.uuid]),
+                       {"confirm_name": secret.name, "reason": "just trying this"}).status_code == 403
