@@ -56,8 +56,11 @@ class AwsSecretsManager(AdapterBase):
     def __init__(self, config: AwsSecretsConfig, credentials: AwsCredentials | None = None, policy=None):
         super().__init__(policy)
         self.config = config
-        session = boto3.session.Session(profile_name=config.credentials_profile) if config.credentials_profile \
-            else boto3.session.Session()
+        try:
+            session = boto3.session.Session(profile_name=config.credentials_profile) \
+                if config.credentials_profile else boto3.session.Session()
+        except botocore.exceptions.BotoCoreError as exc:  # e.g. a profile that is not configured
+            raise self.translate(exc, "connect") from exc
         keys = {}
         if credentials:
             keys = {"aws_access_key_id": credentials.access_key_id,
@@ -135,7 +138,7 @@ class AwsSecretsManager(AdapterBase):
     # -- inventory ------------------------------------------------------------------------------------
     def list_secrets(self, page_size=100):
         # One retried call per page: a boto3 paginator generator is dead after its first exception.
-        arguments = {"MaxResults": page_size}
+        arguments = {"MaxResults": min(page_size, 100)}  # AWS refuses more than 100 per page
         while True:
             page = self._run("list_secrets", self.client.list_secrets, **arguments)
             yield [self._metadata(entry) for entry in page.get("SecretList", [])]

@@ -139,6 +139,9 @@ class VaultSecretManager(AdapterBase):
         else:
             remaining = {k: v for k, v in data.items() if k != key}
             self._call("revoke_secret", self.kv.create_or_update_secret, path, secret=remaining, cas=version)
+            # Older versions still hold the revoked key: soft-delete them too (the other keys live on in
+            # the version just written).
+            self._call("revoke_secret", self.kv.delete_secret_versions, path, versions=list(range(1, version + 1)))
 
     # -- inventory ------------------------------------------------------------------------------------
     def list_secrets(self, page_size=100):
@@ -257,7 +260,9 @@ class VaultSecretManager(AdapterBase):
 
     def _remember_token(self, path, custom, token, value):
         custom[MARKER_PREFIX + token] = value
-        ours = [k for k in custom if k.startswith(MARKER_PREFIX)]
+        # Vault returns custom metadata sorted by key, not by age: rank markers by the version they name.
+        ours = sorted((k for k in custom if k.startswith(MARKER_PREFIX)),
+                      key=lambda k: int(custom[k].removeprefix("pending@")))
         for stale in ours[:-KEEP_TOKENS]:
             del custom[stale]
         self._call("stage_version", self.kv.update_metadata, path, custom_metadata=custom)
