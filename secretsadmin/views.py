@@ -1,6 +1,7 @@
 """Dashboard home and the error pages."""
 from django.shortcuts import render
 
+from audit.services import latest_verification
 from providers.models import Provider, Secret
 from rotation.models import RotationRequest
 from secretsadmin.permissions import holds_permission_anywhere, objects_for_user
@@ -20,6 +21,12 @@ def home(request):
         ("Providers", _count_visible(user, "providers.view_provider", Provider.objects.all()),
          "providers:provider_list"),
         ("Secrets", _count_visible(user, "providers.view_secret", Secret.objects.all()), "providers:secret_list"),
+        ("Changed out of band", _count_visible(user, "providers.view_secret",
+                                               Secret.objects.filter(changed_out_of_band_at__isnull=False)),
+         "providers:secret_list", "out_of_band=true"),
+        ("Missing in provider", _count_visible(user, "providers.view_secret",
+                                               Secret.objects.filter(status=Secret.Status.MISSING)),
+         "providers:secret_list", "status=missing"),
         (
             "Rotations pending approval",
             _count_visible(
@@ -32,7 +39,10 @@ def home(request):
     ]
     context = {
         "roles": role_names_of(user),
-        "figures": [(label, value, url) for label, value, url in figures if value is not None],
+        "figures": [(label, value, url, (query[0] if query else ""))
+                    for label, value, url, *query in figures if value is not None],
+        "verification": latest_verification() if user.has_perm("audit.view_auditevent") else None,
+        "show_chain": user.has_perm("audit.view_auditevent"),
     }
     return render(request, "dashboard/home.html", context)
 
