@@ -101,6 +101,12 @@ class Secret(models.Model):
     class Meta:
         ordering = ["provider__name", "name"]
         constraints = [models.UniqueConstraint(fields=["provider", "name"], name="unique_secret_per_provider")]
+        # The dashboard counts these on every visit; partial indexes keep that independent of inventory size.
+        indexes = [
+            models.Index(fields=["provider"], condition=models.Q(status="missing"), name="secret_missing_idx"),
+            models.Index(fields=["provider"], condition=models.Q(changed_out_of_band_at__isnull=False),
+                         name="secret_out_of_band_idx"),
+        ]
         permissions = [
             ("reveal_secret", "Can reveal a secret's value"),
             ("request_rotation", "Can request a rotation of a secret"),

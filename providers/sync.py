@@ -73,7 +73,7 @@ def sync_provider(provider_id, *, actor):
 def _apply_page(provider, page, result):
     now = timezone.now()
     existing = {s.name: s for s in Secret.objects.filter(provider=provider, name__in=[m.name for m in page])}
-    new, changed, drifted = [], [], []
+    new, changed, drifted, seen = [], [], [], []
     for meta in page:
         values = {
             "external_id": meta.external_id[:1024], "description": meta.description, "tags": meta.tags,
@@ -88,19 +88,24 @@ def _apply_page(provider, page, result):
             continue
         if secret.last_rotated_at and not values["last_rotated_at"]:
             values["last_rotated_at"] = secret.last_rotated_at  # ours, when the provider keeps none
-        if _drifted(secret, values):
+        drift = _drifted(secret, values)
+        if not drift and all(getattr(secret, k) == v for k, v in values.items()):
+            seen.append(secret.pk)  # the common case on a resync: only "seen now" changes
+            continue
+        if drift:
             secret.changed_out_of_band_at = now
             drifted.append((secret, secret.current_version, values["current_version"]))
-        differs = any(getattr(secret, k) != v for k, v in values.items())
         for key, value in values.items():
             setattr(secret, key, value)
         secret.last_synced_at, secret.seen_generation = now, provider.sync_generation
         changed.append(secret)
-        result.updated += differs
-        result.unchanged += not differs
+    result.updated += len(changed)
+    result.unchanged += len(seen)
     with transaction.atomic():
         Secret.objects.bulk_create(new, batch_size=PAGE_SIZE)
         Secret.objects.bulk_update(changed, SYNCED_FIELDS, batch_size=PAGE_SIZE)
+        # One plain UPDATE for the unchanged rows: bulk_update would build a CASE per field per row.
+        Secret.objects.filter(pk__in=seen).update(last_synced_at=now, seen_generation=provider.sync_generation)
         for secret, old, current in drifted:
             audit.record("secret.changed_out_of_band", actor="worker", target=secret, provider=provider.name,
                          secret_name=secret.name, details={"previous_version": old, "current_version": current})

@@ -56,11 +56,15 @@ def test_first_sync_creates_rows_with_metadata_only(vault, mount, vault_provider
 def test_out_of_band_change_and_missing_secrets_are_recorded(vault, mount, vault_provider):
     write(vault, mount, "apps/a", password="v1")
     write(vault, mount, "apps/b", password="v1")
+    write(vault, mount, "apps/c", password="v1")  # unchanged throughout
     sync_provider(vault_provider.pk, actor="system")
     write(vault, mount, "apps/a", password="changed-outside")  # a new version nobody rotated
     vault.root.secrets.kv.v2.delete_metadata_and_all_versions("apps/b", mount_point=mount)
     result = sync_provider(vault_provider.pk, actor="worker")
     assert result.out_of_band == ["apps/a#password"] and result.missing == 1
+    assert (result.updated, result.unchanged) == (1, 1)
+    unchanged = Secret.objects.get(name="apps/c#password")
+    assert unchanged.status == "active" and unchanged.seen_generation == 2
     changed = Secret.objects.get(name="apps/a#password")
     assert changed.changed_out_of_band_at is not None and changed.current_version == "2"
     assert Secret.objects.get(name="apps/b#password").status == "missing"  # kept, never deleted
