@@ -40,6 +40,8 @@ class ProviderForm(BootstrapFormMixin, forms.Form):
     kind = forms.ChoiceField(choices=Provider.Kind.choices)
     description = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     enabled = forms.BooleanField(required=False, initial=True)
+    sync_interval_minutes = forms.IntegerField(min_value=5, max_value=7 * 24 * 60, initial=60,
+                                               label="Sync every (minutes)")
     region = forms.CharField(required=False, max_length=64, help_text="AWS region, e.g. eu-west-1")
     endpoint_url = forms.CharField(required=False, max_length=500, label="Endpoint URL (AWS, optional)")
     address = forms.CharField(required=False, max_length=500, label="Vault address")
@@ -126,6 +128,7 @@ class ProviderForm(BootstrapFormMixin, forms.Form):
         reference = provider.auth_reference or {"method": "ambient"}
         pairs = reference.get("variables") or reference.get("files") or {}
         return {"name": provider.name, "kind": provider.kind, "description": provider.description,
-                "enabled": provider.enabled, **provider.settings,
+                "enabled": provider.enabled, "sync_interval_minutes": provider.sync_interval_minutes,
+                **provider.settings,
                 "auth_source": reference.get("method", "ambient"), "profile": reference.get("profile", ""),
                 "references": "\n".join(f"{k}={v}" for k, v in pairs.items())}

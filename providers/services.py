@@ -10,7 +10,7 @@ from providers.models import Provider
 from providers.registry import adapter_for
 
 log = logging.getLogger(__name__)
-AUDITED_FIELDS = ("kind", "name", "description", "settings", "enabled")
+AUDITED_FIELDS = ("kind", "name", "description", "settings", "enabled", "sync_interval_minutes")
 
 
 def _snapshot(provider):

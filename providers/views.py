@@ -26,7 +26,7 @@ from secretsadmin.permissions import (
     visible_objects_or_403,
 )
 
-PROVIDER_FIELDS = ("name", "kind", "description", "enabled", "settings", "auth_reference")
+PROVIDER_FIELDS = ("name", "kind", "description", "enabled", "sync_interval_minutes", "settings", "auth_reference")
 
 
 def provider_list(request):

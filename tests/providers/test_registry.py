@@ -15,6 +15,7 @@ from secretsadmin.config import ProviderSpec
 pytestmark = pytest.mark.django_db
 
 VAULT_FORM = {"name": "vault-prod", "kind": "vault", "description": "Production Vault", "enabled": "on",
+              "sync_interval_minutes": "30",
               "address": "https://vault.example.invalid:8200", "mount": "secret", "auth_source": "env",
               "references": "token=VAULT_TOKEN"}
 
@@ -33,6 +34,7 @@ def test_administrator_registers_a_provider_and_it_is_audited(client, role_users
     assert provider.settings == {"address": "https://vault.example.invalid:8200", "mount": "secret",
                                  "auth_method": "token"}
     assert provider.auth_reference == {"method": "env", "variables": {"token": "VAULT_TOKEN"}}
+    assert provider.sync_interval_minutes == 30
     event = AuditEvent.objects.get(event_type="provider.created")
     assert event.actor_name == "erin" and event.target_text == "vault-prod"
 
