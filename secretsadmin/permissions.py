@@ -22,18 +22,28 @@ def _parent_rule(model, perm):
     return (field, mapping[perm]) if perm in mapping else (None, None)
 
 
+MATERIALISE_LIMIT = 1000  # grants are few per user: fetch their ids once instead of nesting subqueries
+
+
+def _granted_ids(queryset):
+    """The ids as a list when there are few (PostgreSQL then uses index scans), else the subquery itself."""
+    ids = list(queryset.values_list("pk", flat=True)[: MATERIALISE_LIMIT + 1])
+    return ids if len(ids) <= MATERIALISE_LIMIT else queryset.values("pk")
+
+
 def objects_for_user(user, perm, queryset):
     """The rows of `queryset` the user holds `perm` on: globally (role), per object, or via the parent."""
     if user.is_active and user.has_perm(perm):
         return queryset  # a role's global permission covers every row: no subquery to count through
-    direct = get_objects_for_user(user, perm, klass=queryset, accept_global_perms=True, with_superuser=True)
+    direct = get_objects_for_user(user, perm, klass=queryset.model.objects.all(), accept_global_perms=True,
+                                  with_superuser=True)
     field, parent_perm = _parent_rule(queryset.model, perm)
     if field is None:
-        return direct
+        return queryset.filter(pk__in=_granted_ids(direct))
     parent_model = queryset.model._meta.get_field(field).related_model
     parents = get_objects_for_user(user, parent_perm, klass=parent_model.objects.all(), accept_global_perms=True,
                                    with_superuser=True)
-    return queryset.filter(Q(pk__in=direct.values("pk")) | Q(**{f"{field}__in": parents.values("pk")}))
+    return queryset.filter(Q(pk__in=_granted_ids(direct)) | Q(**{f"{field}__in": _granted_ids(parents)}))
 
 
 def holds_permission_anywhere(user, perm):
