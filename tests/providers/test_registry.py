@@ -2,6 +2,8 @@
 import io
 import json
 import logging
+import secrets
+import string
 
 import pytest
 from django.apps import apps
@@ -39,13 +41,23 @@ def test_administrator_registers_a_provider_and_it_is_audited(client, role_users
     assert event.actor_name == "erin" and event.target_text == "vault-prod"
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("references", "token=hvs.CAESIJlWh6pGm9Xo7nSFtyMGT7pB0oQ2nq0Kx"),
-    ("endpoint_url", "https://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI@secretsmanager.example.invalid"),
-    ("address", "https://admin:Sup3rS3cretPassw0rd@vault.example.invalid"),
-    ("role_id", "Zm9vYmFyYmF6cXV4cXV1eDEyMzQ1Njc4OTBhYmNkZWY"),
-])
-def test_inline_credentials_are_refused_and_nothing_is_stored(client, role_users, field, value):
+def _random(alphabet, length):
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+# Credential-shaped values made fresh for each run: the shapes the form must refuse, never a real key.
+INLINE_CREDENTIALS = {
+    "references": lambda: "token=hvs." + _random(string.ascii_letters + string.digits, 36),
+    "endpoint_url": lambda: (f"https://AKIA{_random(string.ascii_uppercase + string.digits, 16)}:"
+                             f"{_random(string.ascii_letters, 20)}@secretsmanager.example.invalid"),
+    "address": lambda: f"https://admin:{_random(string.ascii_letters + string.digits, 20)}@vault.example.invalid",
+    "role_id": lambda: "Ab1" + _random(string.ascii_letters + string.digits, 40),
+}
+
+
+@pytest.mark.parametrize("field", list(INLINE_CREDENTIALS))
+def test_inline_credentials_are_refused_and_nothing_is_stored(client, role_users, field):
+    value = INLINE_CREDENTIALS[field]()
     client.force_login(role_users["erin"])
     response = client.post(reverse("providers:provider_create"), {**VAULT_FORM, field: value})
     assert response.status_code == 200
