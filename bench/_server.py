@@ -1,6 +1,5 @@
 """Helpers for benchmarks: a real gunicorn server on loopback with a throwaway SQLite database."""
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -10,13 +9,11 @@ from pathlib import Path
 
 import requests
 
+from secretsadmin.process_group import free_port
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def bench_env(workdir):

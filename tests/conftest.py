@@ -1,6 +1,5 @@
 """Fixtures shared by every suite: one user per role (alice..erin), a stranger, and subprocess settings."""
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 
 from secretsadmin import roles
+from secretsadmin.process_group import free_port  # noqa: F401  (tests import it from here)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ROLE_USERS = {
@@ -93,9 +93,3 @@ def subprocess_env(transactional_db):
 
 PYTHON = sys.executable
 MANAGE = str(BASE_DIR / "manage.py")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
