@@ -19,6 +19,11 @@ EVENT_TYPES = {
     "rotation.cancelled": "A rotation request was cancelled",
     "rotation.step_started": "A rotation step started",
     "rotation.step_finished": "A rotation step finished",
+    "rotation.expired": "A rotation request expired without enough approvals",
+    "rotation.retried": "A failed rotation was sent back to its workers",
+    "rotation.needs_attention": "A rotation stopped retrying and needs a person",
+    "rotation.review_acknowledged": "An emergency rotation's post-incident review was acknowledged",
+    "rotation.policy_changed": "A rotation policy, or where it applies, was created, changed or removed",
     # Access.
     "permission.granted": "A permission or role was granted",
     "permission.revoked": "A permission or role was revoked",

@@ -5,32 +5,42 @@ from datetime import timedelta
 
 import django_filters
 from django import forms
-from django.db.models import F, Q, TextField
+from django.db.models import Exists, F, OuterRef, Q, TextField
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django_filters.constants import EMPTY_VALUES
 
 from providers.models import Provider, Secret
+from providers.rotation_schedule import interval_source
 from secretsadmin.forms import FilterForm, filter_querystring, text_input
 from secretsadmin.permissions import objects_for_user
 
-# Until rotation policies exist every secret is due this often; the rotation issue replaces
-# rotation_interval_days() and overdue_condition() together with the policy's interval.
+# The interval of a secret no policy governs (settings.ROTATION_DEFAULT_INTERVAL_DAYS, 90 unless configured);
+# policies set their own through providers.rotation_schedule.
 DEFAULT_ROTATION_DAYS = 90
 DUE_SOON_DAYS = 14
 
 
 def rotation_interval_days(secret):
-    """How many days may pass between rotations of `secret`."""
-    return DEFAULT_ROTATION_DAYS
+    """How many days may pass between rotations of `secret` (its policy's interval, else the default)."""
+    return interval_source().intervals_for([secret])[secret.pk]
 
 
-def overdue_condition(now):
-    """The database-side twin of rotation_interval_days(): rows whose rotation base is older than the interval.
+def overdue_condition(now, values=(DEFAULT_ROTATION_DAYS,)):
+    """Rows whose rotation base is older than their own interval.
 
-    Needs the `rotation_base` annotation (see with_rotation_base).
+    Needs the `rotation_base` annotation (with_rotation_base) and `policy_interval` (with_policy_interval),
+    whose distinct `values` the latter returns.
     """
-    return Q(rotation_base__lt=now - timedelta(days=DEFAULT_ROTATION_DAYS))
+    condition = Q(pk__in=[])
+    for days in values:
+        condition |= Q(policy_interval=days, rotation_base__lt=now - timedelta(days=days))
+    return condition
+
+
+def with_policy_interval(queryset):
+    """(queryset annotated with each row's `policy_interval` in days, the distinct values it can take)."""
+    return interval_source().annotate(queryset)
 
 
 def with_rotation_base(queryset):
@@ -50,11 +60,13 @@ class RotationAge:
                 "overdue": "overdue for rotation"}[self.state]
 
 
-def rotation_age(secret, now=None):
-    """The secret's age since its last rotation (or since it was first seen), judged against its interval."""
+def rotation_age(secret, now=None, interval=None):
+    """The secret's age since its last rotation (or since it was first seen), judged against its interval.
+
+    Pass `interval` when it is known (a page's intervals come from one interval_source() call)."""
     now = now or timezone.now()
     age = now - (secret.last_rotated_at or secret.first_seen_at)
-    interval = rotation_interval_days(secret)
+    interval = rotation_interval_days(secret) if interval is None else interval
     if age > timedelta(days=interval):
         state = "overdue"
     elif age >= timedelta(days=interval - DUE_SOON_DAYS):
@@ -126,8 +138,9 @@ class SecretFilter(django_filters.FilterSet):
         if self.request is None:
             return []
         viewable = objects_for_user(self.request.user, "providers.view_provider", Provider.objects.all())
+        # EXISTS stops at a provider's first visible secret; IN would list them all.
         names = Provider.objects.filter(
-            Q(pk__in=viewable.values("pk")) | Q(pk__in=self.queryset.values("provider_id"))
+            Q(pk__in=viewable.values("pk")) | Exists(self.queryset.filter(provider=OuterRef("pk")))
         ).order_by("name").values_list("name", flat=True)
         return [(name, name) for name in names]
 
@@ -145,10 +158,16 @@ class SecretFilter(django_filters.FilterSet):
     def filter_rotation(self, queryset, name, value):
         if value == "never":
             return queryset.filter(last_rotated_at__isnull=True)
-        return with_rotation_base(queryset).filter(overdue_condition(timezone.now()))
+        annotated, values = with_policy_interval(with_rotation_base(queryset))
+        return annotated.filter(overdue_condition(timezone.now(), values))
 
     def filter_out_of_band(self, queryset, name, value):
         return queryset.filter(changed_out_of_band_at__isnull=not value)
 
     def querystring(self):
         return filter_querystring(self)
+
+    def in_provider_order(self):
+        """Whether the rows are listed by provider name, then secret name (the default order, see
+        Secret.Meta.ordering), which providers.inventory_paging.ProviderBlockPaginator can page."""
+        return (self.form.cleaned_data.get("sort") or []) in ([], ["provider"], ["provider", "name"])

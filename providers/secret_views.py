@@ -7,7 +7,12 @@ from providers.adapters.base import SecretError
 from providers.models import Provider, Secret
 from providers.secret_forms import SecretCreateForm, SecretMetadataForm, SecretRevokeForm
 from providers.secret_services import change_secret_metadata, create_secret_in_provider, revoke_secret_in_provider
-from secretsadmin.permissions import get_object_for_user_or_404, objects_for_user, require_permission
+from secretsadmin.permissions import (
+    get_object_for_user_or_404,
+    holds_permission_anywhere,
+    objects_for_user,
+    require_permission,
+)
 
 
 def secret_edit(request, uuid):
@@ -28,6 +33,8 @@ def creatable_providers(user):
     enabled = Provider.objects.filter(enabled=True)
     if user.has_perm("providers.add_secret"):
         return objects_for_user(user, "providers.view_provider", enabled)
+    if not holds_permission_anywhere(user, "providers.change_provider_secrets"):
+        return enabled.none()  # most users: the kinds of grant they hold are cached, guardian's lookups are not
     return objects_for_user(user, "providers.change_provider_secrets", enabled)
 
 

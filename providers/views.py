@@ -13,11 +13,14 @@ from providers.adapters.base import SecretError
 from providers.adapters.calls import CallPolicy
 from providers.filters import SecretFilter, rotation_age
 from providers.forms import ProviderForm
+from providers.inventory_paging import ProviderBlockPaginator
 from providers.models import Provider, Secret
 from providers.registry import adapter_for
+from providers.rotation_schedule import interval_source
 from providers.secret_views import creatable_providers
 from providers.services import change_provider, create_provider, request_sync, test_provider_connection
-from secretsadmin.listing import paginate
+from rotation.views import secret_panel
+from secretsadmin.listing import SinglePassPaginator, paginate
 from secretsadmin.permissions import (
     get_object_for_user_or_404,
     has_permission,
@@ -111,10 +114,16 @@ def secret_list(request):
     filterset = SecretFilter(request.GET, queryset=secrets, request=request)
     valid = filterset.is_valid()
     # An invalid filter shows its errors and no rows: showing everything would look like a match.
-    page = paginate(request, filterset.qs if valid else secrets.none())
+    if not valid:
+        page = paginate(request, secrets.none())
+    elif filterset.in_provider_order():
+        page = paginate(request, filterset.qs, paginator_class=ProviderBlockPaginator)
+    else:
+        page = paginate(request, filterset.qs, paginator_class=SinglePassPaginator)
     now = timezone.now()
+    intervals = interval_source().intervals_for(page.object_list)
     for secret in page.object_list:
-        secret.age = rotation_age(secret, now)
+        secret.age = rotation_age(secret, now, intervals[secret.pk])
     return render(request, "providers/secret_list.html", {
         "filterset": filterset,
         "filters_valid": valid,
@@ -159,5 +168,6 @@ def secret_detail(request, uuid):
         "can_change": has_permission(user, "providers.change_secret", secret),
         "can_revoke": secret.status == Secret.Status.ACTIVE and has_permission(user, "providers.delete_secret", secret),
         "can_manage": has_permission(user, "providers.manage_permissions", secret),
+        **secret_panel(user, secret),
     })
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from secretsadmin.config_providers import PROVIDER_KINDS, ProviderError, ProviderSpec, parse_providers
+from secretsadmin.config_rotation import ROTATION_KEYS, RotationConfigError, parse_rotation
 
 __all__ = ["DEV_SECRET_KEY", "PROVIDER_KINDS", "Config", "ConfigError", "ProviderSpec", "load_config", "read_env"]
 
@@ -29,6 +30,7 @@ _KNOWN_KEYS = {
     "redis": ("url",),
     "security": ("secure_cookies", "hsts_seconds", "session_cookie_age"),
     "audit": ("storages", "jsonl_path", "fail_closed", "retention_days", "forwarded_proxy_count"),
+    "rotation": ROTATION_KEYS,
 }
 _AUDIT_STORAGES = ("database", "jsonl", "log")
 
@@ -51,6 +53,7 @@ class Config:
     time_zone: str
     security: dict
     audit: dict
+    rotation: dict
     providers: list[ProviderSpec]
     data: dict = field(repr=False)
 
@@ -127,6 +130,10 @@ def load_config(
         raise ConfigError(f"{source}: [redis] url (or REDIS_URL) must be a redis://, rediss:// or unix:// URL")
     security = _security(data.get("security", {}), env, source)
     audit = _audit(data.get("audit", {}), env, base_dir, source)
+    try:
+        rotation = parse_rotation(data.get("rotation", {}))
+    except RotationConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     if env == "production":
         _refuse_unsafe_production(debug, secret_key, allowed_hosts, redis_url, source)
     try:
@@ -146,6 +153,7 @@ def load_config(
         time_zone=time_zone,
         security=security,
         audit=audit,
+        rotation=rotation,
         providers=providers,
         data=data,
     )

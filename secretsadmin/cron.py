@@ -3,6 +3,7 @@ from rq import cron
 
 from audit.services import verify_audit_chain_job
 from providers.jobs import enqueue_due_syncs_job
+from rotation.jobs import reconcile_rotations_job, rotate_due_secrets_job
 from secretsadmin.jobs import clear_expired_sessions_job
 
 # Cron times are the scheduler's local time (UTC in the containers). 03:17 rather than on the hour,
@@ -14,3 +15,9 @@ cron.register(verify_audit_chain_job, queue_name="default", cron="47 2 * * *", j
 
 # Each provider has its own sync interval; this only checks every five minutes which ones are due.
 cron.register(enqueue_due_syncs_job, queue_name="sync", cron="*/5 * * * *")
+
+# The policy's "0 0 * * * rotate-secrets": request rotations of secrets past their interval.
+cron.register(rotate_due_secrets_job, queue_name="rotation", cron="0 0 * * *", job_timeout=3600)
+
+# No approved rotation is forgotten: lost jobs, lapsed worker leases, retries and ended grace periods.
+cron.register(reconcile_rotations_job, queue_name="rotation", interval=30, job_timeout=300)

@@ -1,5 +1,6 @@
 """The one permission helper every view uses: list filtering, object lookup (404) and actions (403)."""
-from functools import wraps
+import operator
+from functools import reduce, wraps
 
 from django.apps import apps
 from django.core.exceptions import PermissionDenied
@@ -27,23 +28,34 @@ MATERIALISE_LIMIT = 1000  # grants are few per user: fetch their ids once instea
 
 def _granted_ids(queryset):
     """The ids as a list when there are few (PostgreSQL then uses index scans), else the subquery itself."""
-    ids = list(queryset.values_list("pk", flat=True)[: MATERIALISE_LIMIT + 1])
+    # No ORDER BY: the model's default ordering (a secret's is by provider name) would join and sort the
+    # whole table to pick out a handful of ids.
+    ids = list(queryset.order_by().values_list("pk", flat=True)[: MATERIALISE_LIMIT + 1])
     return ids if len(ids) <= MATERIALISE_LIMIT else queryset.values("pk")
 
 
 def objects_for_user(user, perm, queryset):
     """The rows of `queryset` the user holds `perm` on: globally (role), per object, or via the parent."""
+    return _objects_for_user(user, perm, queryset)
+
+
+def _objects_for_user(user, perm, queryset, held=None):
+    """objects_for_user; `held` is _object_grant_perms(user) when the caller has just read it, so that grant
+    tables the user has no such grant in are not searched (each search reads the whole object table)."""
     if user.is_active and user.has_perm(perm):
         return queryset  # a role's global permission covers every row: no subquery to count through
-    direct = get_objects_for_user(user, perm, klass=queryset.model.objects.all(), accept_global_perms=True,
-                                  with_superuser=True)
     field, parent_perm = _parent_rule(queryset.model, perm)
-    if field is None:
-        return queryset.filter(pk__in=_granted_ids(direct))
-    parent_model = queryset.model._meta.get_field(field).related_model
-    parents = get_objects_for_user(user, parent_perm, klass=parent_model.objects.all(), accept_global_perms=True,
-                                   with_superuser=True)
-    return queryset.filter(Q(pk__in=_granted_ids(direct)) | Q(**{f"{field}__in": _granted_ids(parents)}))
+    scopes = []
+    if held is None or perm in held:
+        direct = get_objects_for_user(user, perm, klass=queryset.model.objects.all(), accept_global_perms=True,
+                                      with_superuser=True)
+        scopes.append(Q(pk__in=_granted_ids(direct)))
+    if field is not None and (held is None or parent_perm in held or user.has_perm(parent_perm)):
+        parent_model = queryset.model._meta.get_field(field).related_model
+        parents = get_objects_for_user(user, parent_perm, klass=parent_model.objects.all(),
+                                       accept_global_perms=True, with_superuser=True)
+        scopes.append(Q(**{f"{field}__in": _granted_ids(parents)}))
+    return queryset.filter(reduce(operator.or_, scopes)) if scopes else queryset.none()
 
 
 def holds_permission_anywhere(user, perm):
@@ -83,7 +95,10 @@ def visible_objects_or_403(user, perm, queryset):
     """For list views: 403 if the user may see none of this kind at all, else the filtered rows."""
     if not holds_permission_anywhere(user, perm):
         raise PermissionDenied("You do not have permission to view this page.")
-    return objects_for_user(user, perm, queryset)
+    if user.has_perm(perm):
+        return queryset
+    # holds_permission_anywhere has read (and cached) the kinds of grant the user holds: search only those.
+    return _objects_for_user(user, perm, queryset, held=_object_grant_perms(user))
 
 
 def get_object_for_user_or_404(user, perm, queryset, **lookup):

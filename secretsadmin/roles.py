@@ -51,6 +51,7 @@ ROLE_PERMISSIONS = {
         "rotation.add_rotationpolicy",
         "rotation.change_rotationpolicy",
         "rotation.delete_rotationpolicy",
+        "rotation.change_rotationrequest",
         "audit.view_auditevent",
         "audit.verify_auditevent",
         "compliance.view_compliancereport",

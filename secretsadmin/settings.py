@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from secretsadmin.config import load_config
+from secretsadmin.config import load_config, read_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Runtime state of development, demo and test runs (SQLite files, the embedded Redis socket).
@@ -200,6 +200,30 @@ AUDIT_STORAGES = [
 AUDIT_FAIL_CLOSED = CONFIG.audit["fail_closed"]
 AUDIT_RETENTION_DAYS = CONFIG.audit["retention_days"]
 AUDIT_FORWARDED_PROXY_COUNT = CONFIG.audit["forwarded_proxy_count"]
+
+# Rotation ([rotation] in the configuration).
+ROTATION_APPROVAL_TTL_HOURS = CONFIG.rotation["approval_ttl_hours"]
+ROTATION_MAX_ATTEMPTS = CONFIG.rotation["max_attempts"]
+ROTATION_LEASE_SECONDS = CONFIG.rotation["lease_seconds"]
+ROTATION_RETRY_BASE_SECONDS = CONFIG.rotation["retry_base_seconds"]
+ROTATION_RETRY_MAX_SECONDS = CONFIG.rotation["retry_max_seconds"]
+ROTATION_DEFAULT_INTERVAL_DAYS = CONFIG.rotation["default_interval_days"]
+ROTATION_NOTIFY_EMAIL = CONFIG.rotation["notify_email"]
+ROTATION_NOTIFY_WEBHOOK_URL = CONFIG.rotation["notify_webhook_url"]
+DEFAULT_FROM_EMAIL = CONFIG.rotation["notify_from"]
+DASHBOARD_URL = CONFIG.rotation["dashboard_url"]
+# Notifications by email: SMTP in production (EMAIL_* variables), printed to the console elsewhere.
+EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if IS_PRODUCTION
+                 else "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = read_env("EMAIL_HOST_PASSWORD", os.environ) or ""
+EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "") in ("1", "true", "yes")
+EMAIL_TIMEOUT = 10
+# Fault tests stop a worker at a named step boundary; only ever in the test environment.
+ROTATION_PAUSE_AT = os.environ.get("SECRETSADMIN_ROTATION_PAUSE_AT", "") if CONFIG.env == "test" else ""
+ROTATION_PAUSE_DIR = os.environ.get("SECRETSADMIN_ROTATION_PAUSE_DIR", str(VAR_DIR))
 
 LOGGING = {
     "version": 1,

@@ -1,4 +1,5 @@
 """Fixtures shared by every suite: one user per role (alice..erin), a stranger, and subprocess settings."""
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -93,3 +94,19 @@ def subprocess_env(transactional_db):
 
 PYTHON = sys.executable
 MANAGE = str(BASE_DIR / "manage.py")
+
+
+@pytest.fixture(scope="session")
+def provider_servers(tmp_path_factory):
+    """Start each kind's real local server on first use (tests/providers/fixtures_<kind>.py); stop them at the end."""
+    started = {}
+
+    def get(kind):
+        if kind not in started:
+            module = importlib.import_module(f"tests.providers.fixtures_{kind}")
+            started[kind] = module.start(tmp_path_factory.mktemp(kind))
+        return started[kind]
+
+    yield get
+    for under_test in started.values():
+        under_test.stop()

@@ -135,6 +135,12 @@ class SecretManager(ABC):
     def revoke_version(self, name: str, version: str) -> None:
         """Disable (or destroy) one version; never the current one."""
 
+    def version_group(self, name: str) -> str | None:
+        """The name prefix of inventory rows sharing one version history with `name`, or None.
+
+        Vault versions a whole path, so a new version of "path#key" is also one of every "path#other"."""
+        return None
+
     @abstractmethod
     def test_connection(self) -> ConnectionStatus:
         """Reach the provider with the configured credentials (raises SecretError on failure)."""

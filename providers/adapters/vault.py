@@ -232,6 +232,9 @@ class VaultSecretManager(AdapterBase):
             raise Other("Vault revoke_version: refusing to revoke the current version", provider=self.kind)
         self._call("revoke_version", self.kv.delete_secret_versions, path, versions=[int(version)])
 
+    def version_group(self, name):
+        return f"{parse_name(name)[0]}#"
+
     def test_connection(self):
         if not self._logged_in:
             self._call("test_connection", self.kv.list_secrets, "")

@@ -3,6 +3,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 
@@ -68,6 +69,16 @@ def demo_env(tmp_path):
     return env
 
 
+def _wait_rotation_succeeded(database, deadline):
+    while time.monotonic() < deadline:
+        with sqlite3.connect(database, timeout=10) as connection:
+            states = [row[0] for row in connection.execute("SELECT state FROM rotation_rotationrequest")]
+        if "succeeded" in states:
+            return True
+        time.sleep(0.5)
+    raise AssertionError(f"no demo rotation succeeded; states: {states}")
+
+
 @pytest.fixture
 def demo(tmp_path):
     port = free_port()
@@ -83,7 +94,7 @@ def demo(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_serves_every_role_and_stops_cleanly_on_ctrl_c(demo):
+def test_demo_serves_every_role_and_stops_cleanly_on_ctrl_c(demo, tmp_path):
     process, base = demo
     deadline = time.monotonic() + 60
     passwords = _read_banner(process, deadline)
@@ -108,9 +119,15 @@ def test_demo_serves_every_role_and_stops_cleanly_on_ctrl_c(demo):
                             headers={"Referer": f"{base}/providers/{uuid}/"}, timeout=30).text
         assert "Connection test of demo-" in tested and "alert-success" in tested, tested[:2000]
 
+    # A new user sees a rotation happen: the overdue demo secret under an auto-approving policy.
+    due = subprocess.run([PYTHON, MANAGE, "rotate_due_secrets"], cwd=BASE_DIR, env=demo_env(tmp_path),
+                         capture_output=True, text=True, timeout=60)
+    assert due.returncode == 0 and "apps/payments/database#password" in due.stdout, due.stdout + due.stderr
+    assert _wait_rotation_succeeded(tmp_path / "demo.sqlite3", time.monotonic() + 60)
+
     children = psutil.Process(process.pid).children(recursive=True)
     names = " ".join(" ".join(child.cmdline()) for child in children)
-    for expected in ("rqworker", "runserver", "redis-server", "bao", "moto_server"):
+    for expected in ("rqworker", "rqcron", "runserver", "redis-server", "bao", "moto_server"):
         assert expected in names, names
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
     assert process.wait(30) == 0

@@ -10,7 +10,7 @@ import audit
 from audit.models import AuditEvent
 from compliance.models import ComplianceReport
 from providers.models import Provider, Secret
-from rotation.models import RotationRequest
+from rotation.models import RotationPolicy, RotationRequest
 
 
 def _object_routes(patterns=None, namespace=""):
@@ -33,6 +33,7 @@ def objects(role_users):
     return [
         provider, secret, AuditEvent.objects.get(uuid=event["uuid"]),
         RotationRequest.objects.create(secret=secret, requested_by=role_users["bob"], reason="test"),
+        RotationPolicy.objects.create(name="test-policy"),
         ComplianceReport.objects.create(framework="nist-800-53", period_start=timezone.now(),
                                         period_end=timezone.now(), results={}, sha256="0" * 64),
     ]

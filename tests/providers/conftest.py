@@ -1,5 +1,4 @@
 """One real local server per provider kind, started once per session, for the contract suite."""
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,22 +24,6 @@ class ProviderUnderTest:
     invalid_name: str
     list_page_limit: int
     stop: Callable[[], None]
-
-
-@pytest.fixture(scope="session")
-def provider_servers(tmp_path_factory):
-    """Start each kind's server on first use and stop them all at the end of the session."""
-    started = {}
-
-    def get(kind):
-        if kind not in started:
-            module = importlib.import_module(f"tests.providers.fixtures_{kind}")
-            started[kind] = module.start(tmp_path_factory.mktemp(kind))
-        return started[kind]
-
-    yield get
-    for under_test in started.values():
-        under_test.stop()
 
 
 @pytest.fixture(params=KINDS)

@@ -43,4 +43,6 @@ def start(tmp_dir):
     )
     under_test.readonly_adapter = lambda: make_adapter(token=readonly_token)
     under_test.root = root
+    under_test.proxy_url = proxy.url
+    under_test.server = server
     return under_test

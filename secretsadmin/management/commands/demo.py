@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from secretsadmin.demo_providers import register_and_seed, start_local_providers
+from secretsadmin.demo_rotation import seed_demo_policies
 from secretsadmin.demo_users import seed_demo_users
 from secretsadmin.process_group import ProcessGroup, free_port, port_is_free
 
@@ -32,12 +33,15 @@ class Command(BaseCommand):
         try:
             urls = start_local_providers(group, settings.VAR_DIR, free_port)
             seeded = register_and_seed(urls)
+            seed_demo_policies()
         except Exception as exc:
             group.stop_all()
             raise CommandError(f"the demo's local secret managers did not start: {exc}") from None
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
         worker = group.start("worker", [python, manage, "rqworker", *settings.RQ_QUEUE_NAMES, "--with-scheduler"])
+        # The cron schedule (secretsadmin/cron.py): nightly due rotations, the rotation reconciler, syncs.
+        group.start("scheduler", [python, manage, "rqcron", "secretsadmin.cron"])
         web = group.start("web", [python, manage, "runserver", f"{host}:{port}", "--noreload", "--skip-checks"])
         self._print_banner(host, port, users, worker, web, urls, seeded)
 
@@ -72,6 +76,9 @@ class Command(BaseCommand):
             "",
             "Demo accounts (passwords are new on every start and shown only now):",
             *[f"  {username:<10} {role:<14} {password}" for username, role, password in users],
+            "",
+            "See a rotation happen: python manage.py rotate_due_secrets  (one OpenBao secret is overdue under an",
+            "auto-approving policy; the worker takes it to succeeded - watch it under Rotations).",
             "",
             "Press Ctrl-C to stop everything.",
         ]

@@ -1,0 +1,281 @@
+"""The rotation state machine a worker runs: stage -> apply -> verify -> promote -> grace -> revoke old.
+
+Rules (ARCHITECTURE.md, "Rotation: crash-safe by construction"): the state names the step in progress and is
+committed before that step's external call; every step first checks whether it was already done, so running
+a step twice is harmless; a worker holds a lease on the run (a conditional UPDATE), so one run never has two
+workers and a killed worker's lease simply lapses; the generated value lives only in the provider (later
+steps read it back by version), never in the database; the old version is revoked only after the new one
+was verified, promoted and its grace period passed.
+"""
+import contextlib
+import logging
+import os
+import socket
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+import audit
+from providers.adapters.base import NetworkError, NotFound, SecretError
+from providers.models import Secret
+from providers.registry import adapter_for
+from rotation import metrics, notifications
+from rotation.models import RotationRequest, StepLog
+from rotation.policies import GeneratorError, generate_for
+from rotation.retry import retry_delay
+from rotation.targets import target_for
+from rotation.targets.base import TargetConfigError, TargetContext, TargetError
+
+log = logging.getLogger("secretsadmin.rotation")
+State = RotationRequest.State
+NO_VERSION = "(none)"  # the secret had no current version before the run (nothing to revoke)
+NEXT = {State.STAGING: State.APPLYING, State.APPLYING: State.VERIFYING, State.VERIFYING: State.PROMOTING,
+        State.PROMOTING: State.GRACE, State.REVOKING_OLD: State.SUCCEEDED}
+
+
+class LostClaim(Exception):
+    """Another worker holds the run now (our lease lapsed); stop without touching it."""
+
+
+class VerificationFailed(Exception):
+    """The staged value is not what was written, or the target does not accept it."""
+
+
+def worker_name():
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def pause_point(name):
+    """Fault tests stop a worker here (SECRETSADMIN_ROTATION_PAUSE_AT, honoured in the test environment only)."""
+    if settings.ROTATION_PAUSE_AT and name == settings.ROTATION_PAUSE_AT:
+        Path(settings.ROTATION_PAUSE_DIR, name).touch()
+        while True:  # until the test kills this worker
+            time.sleep(1)
+
+
+def run_rotation(request_id):
+    """Carry the run as far as it can go now; returns the state it was left in (or why nothing happened)."""
+    return Runner(request_id).run()
+
+
+class Runner:
+    def __init__(self, request_id):
+        self.request_id = request_id
+        self.name = worker_name()
+        self.generated = None  # the value this process staged, if it did: verify compares against it
+        self.adapter = None
+
+    # -- the lease ----------------------------------------------------------------------------------
+    def _mine(self):
+        return RotationRequest.objects.filter(pk=self.request_id, claimed_by=self.name)
+
+    def claim(self):
+        now = timezone.now()
+        return RotationRequest.objects.filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+            pk=self.request_id, state__in=RotationRequest.RUNNABLE_STATES,
+        ).update(claimed_by=self.name, claimed_until=now + timedelta(seconds=settings.ROTATION_LEASE_SECONDS)) == 1
+
+    def renew(self):
+        until = timezone.now() + timedelta(seconds=settings.ROTATION_LEASE_SECONDS)
+        if not self._mine().update(claimed_until=until):
+            raise LostClaim(self.request_id)
+
+    def release(self, **fields):
+        self._mine().update(claimed_by="", claimed_until=None, **fields)
+
+    def load(self):
+        return RotationRequest.objects.select_related("secret__provider").get(pk=self.request_id)
+
+    # -- the loop -------------------------------------------------------------------------------------
+    def run(self):
+        if not self.claim():
+            return "not claimed"
+        try:
+            while True:
+                self.renew()
+                rotation = self.load()
+                state = rotation.state
+                if state in (State.APPROVED, State.QUEUED):
+                    self.move(rotation, State.STAGING, started_at=timezone.now())
+                elif state == State.FAILED_RETRYABLE:
+                    if rotation.next_attempt_at and rotation.next_attempt_at > timezone.now():
+                        return state  # backing off: the reconciler brings it back when the time comes
+                    self.move(rotation, rotation.resume_state or State.STAGING, next_attempt_at=None)
+                elif state == State.GRACE:
+                    if rotation.grace_until and rotation.grace_until > timezone.now():
+                        # A scheduled continuation, not a sleeping worker: the reconciler picks it up.
+                        self.release(next_attempt_at=rotation.grace_until)
+                        return state
+                    self.move(rotation, State.REVOKING_OLD, next_attempt_at=None)
+                elif state in NEXT:
+                    self.run_step(rotation)
+                else:
+                    return state
+        except LostClaim:
+            log.warning("rotation %s: lease lost to another worker; stopping", self.request_id)
+            return "lost claim"
+        finally:
+            self.release()
+
+    def move(self, rotation, state, **fields):
+        """A bookkeeping transition (no external call): conditional on still holding the lease."""
+        if not self._mine().filter(state=rotation.state).update(state=state, updated_at=timezone.now(), **fields):
+            raise LostClaim(self.request_id)
+
+    # -- one step ------------------------------------------------------------------------------------
+    def run_step(self, rotation):
+        step = rotation.state
+        with transaction.atomic():
+            entry = StepLog.objects.create(request=rotation, step=step, attempt=rotation.attempts)
+            self._audit("rotation.step_started", rotation, step=step, attempt=rotation.attempts)
+        started = time.monotonic()
+        pause_point(f"{step}.before")
+        try:
+            fields = getattr(self, f"do_{step}")(rotation)
+        except LostClaim:
+            raise
+        except Exception as exc:
+            metrics.step_finished(rotation, step, "failure", time.monotonic() - started)
+            self.fail(rotation, entry, exc)
+            return
+        pause_point(f"{step}.after")
+        with transaction.atomic():
+            now = timezone.now()
+            if not self._mine().filter(state=step).update(state=NEXT[step], updated_at=now, attempts=0,
+                                                           error="", **fields):
+                raise LostClaim(self.request_id)
+            StepLog.objects.filter(pk=entry.pk).update(outcome=StepLog.Outcome.SUCCEEDED, finished_at=now)
+            self._audit("rotation.step_finished", rotation, step=step, attempt=rotation.attempts)
+            getattr(self, f"after_{step}", lambda r, f: None)(rotation, fields)
+        metrics.step_finished(rotation, step, "success", time.monotonic() - started)
+
+    def fail(self, rotation, entry, exc):
+        transient = isinstance(exc, NetworkError) or (isinstance(exc, TargetError) and exc.transient)
+        attempts = rotation.attempts + 1
+        message = _describe(exc)
+        gives_up = not transient or attempts >= settings.ROTATION_MAX_ATTEMPTS
+        state = State.NEEDS_ATTENTION if gives_up else State.FAILED_RETRYABLE
+        now = timezone.now()
+        next_attempt = None if gives_up else now + timedelta(seconds=retry_delay(attempts))
+        if not transient and not isinstance(exc, SecretError | TargetError | VerificationFailed | GeneratorError
+                                                | TargetConfigError):
+            log.exception("rotation %s: unexpected error in step %s", self.request_id, rotation.state)
+        with transaction.atomic():
+            if not self._mine().filter(state=rotation.state).update(
+                    state=state, resume_state=rotation.state, attempts=attempts, error=message,
+                    next_attempt_at=next_attempt, updated_at=now):
+                raise LostClaim(self.request_id)
+            StepLog.objects.filter(pk=entry.pk).update(outcome=StepLog.Outcome.FAILED, finished_at=now,
+                                                       detail=message)
+            self._audit("rotation.step_finished", rotation, outcome="failure", failure_reason=message,
+                        step=rotation.state, attempt=attempts, will_retry=not gives_up)
+            if gives_up:
+                self._audit("rotation.needs_attention", rotation, outcome="failure", failure_reason=message,
+                            step=rotation.state, attempts=attempts)
+                self._audit("secret.rotation", rotation, outcome="failure", failure_reason=message)
+        if gives_up:
+            notifications.run_finished(rotation.pk)
+        # Otherwise the reconciler re-enqueues the run once next_attempt_at has passed.
+
+    def _audit(self, event_type, rotation, *, outcome="success", failure_reason="", **details):
+        audit.record(event_type, actor="worker", target=rotation, provider=rotation.secret.provider.name,
+                     secret_name=rotation.secret.name, outcome=outcome, failure_reason=failure_reason,
+                     details={**details, "request": str(rotation.uuid), "trigger": rotation.trigger})
+
+    # -- the steps: external calls only; each first checks whether it already happened ------------------
+    def _adapter(self, rotation):
+        # One adapter (one SDK client and its connection pool) for the whole run, not one per step.
+        if self.adapter is None:
+            self.adapter = adapter_for(rotation.secret.provider)
+        return self.adapter
+
+    def _context(self, rotation):
+        return TargetContext(request_id=str(rotation.uuid), secret_name=rotation.secret.name,
+                             provider=rotation.secret.provider.name, new_version=rotation.new_version)
+
+    def do_staging(self, rotation):
+        adapter, name = self._adapter(rotation), rotation.secret.name
+        if not rotation.old_version:
+            # Write-ahead: remember what "old" is before the provider has a new version to confuse it with.
+            current = adapter.describe_secret(name).current_version or NO_VERSION
+            with transaction.atomic():
+                if not self._mine().update(old_version=current):
+                    raise LostClaim(self.request_id)
+                Secret.objects.filter(pk=rotation.secret_id).update(rotating=True)
+        value = generate_for(rotation.frozen_policy)
+        staged = adapter.stage_version(name, value, rotation.token)
+        # A repeat (created=False) returns the version staged by an earlier attempt, whose value is not ours.
+        self.generated = value if staged.created else None
+        return {"new_version": staged.version_id}
+
+    def do_applying(self, rotation):
+        value = self._adapter(rotation).get_secret_version(rotation.secret.name, rotation.new_version)
+        target, context = target_for(rotation.frozen_policy.get("target") or {}), self._context(rotation)
+        if not target.is_applied(value, context):
+            target.apply(value, context)
+        return {}
+
+    def do_verifying(self, rotation):
+        adapter, name = self._adapter(rotation), rotation.secret.name
+        value = adapter.get_secret_version(name, rotation.new_version)
+        if self.generated is not None and value != self.generated:
+            raise VerificationFailed("the provider returned a different value for the staged version")
+        length = (rotation.frozen_policy.get("generator") or {}).get("length")
+        if length and len(value) != length:
+            raise VerificationFailed("the staged version does not have the policy's length")
+        versions = {v.version_id: v for v in adapter.describe_secret(name).versions}
+        version = versions.get(rotation.new_version)
+        if versions and (version is None or not version.enabled):
+            raise VerificationFailed("the staged version is missing or disabled in the provider")
+        if version is not None and version.rotation_token and version.rotation_token != rotation.token:
+            raise VerificationFailed("the staged version carries another rotation's token")
+        target_for(rotation.frozen_policy.get("target") or {}).verify(value, self._context(rotation))
+        return {}
+
+    def do_promoting(self, rotation):
+        adapter, name = self._adapter(rotation), rotation.secret.name
+        adapter.promote_version(name, rotation.new_version)
+        self.promoted = adapter.describe_secret(name)
+        grace = timedelta(hours=rotation.frozen_policy.get("grace_period_hours", 0))
+        now = timezone.now()
+        return {"promoted_at": now, "grace_until": now + grace, "next_attempt_at": None}
+
+    def after_promoting(self, rotation, fields):
+        # Copy what the provider now reports, so the next sync sees no out-of-band change.
+        described = self.promoted
+        Secret.objects.filter(pk=rotation.secret_id).update(
+            current_version=(described.current_version or rotation.new_version)[:256],
+            provider_updated_at=described.updated_at or fields["promoted_at"],
+            last_rotated_at=fields["promoted_at"], rotating=False)
+        group = self._adapter(rotation).version_group(rotation.secret.name)
+        if group:
+            # Siblings sharing the version history moved with it (their values did not change): not drift.
+            Secret.objects.filter(provider_id=rotation.secret.provider_id, name__startswith=group).exclude(
+                pk=rotation.secret_id).update(current_version=(described.current_version or rotation.new_version)[:256],
+                                              provider_updated_at=described.updated_at or fields["promoted_at"])
+        self._audit("secret.rotation", rotation, new_version=rotation.new_version, old_version=rotation.old_version)
+
+    def do_revoking_old(self, rotation):
+        old = rotation.old_version
+        if old and old not in (NO_VERSION, rotation.new_version):
+            # NotFound: revoked by an earlier attempt (or by hand); the goal holds.
+            with contextlib.suppress(NotFound):
+                self._adapter(rotation).revoke_version(rotation.secret.name, old)
+        return {"finished_at": timezone.now()}
+
+    def after_revoking_old(self, rotation, fields):
+        transaction.on_commit(lambda: notifications.run_finished(rotation.pk))
+
+
+def _describe(exc):
+    """One line for the run page and the audit log. Our errors never carry values; others show only their type."""
+    if isinstance(exc, SecretError | TargetError | VerificationFailed | GeneratorError | TargetConfigError):
+        return f"{type(exc).__name__}: {exc}"[:2000]
+    return f"unexpected {type(exc).__name__} (see the worker log)"

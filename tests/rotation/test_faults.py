@@ -1,0 +1,211 @@
+"""Fault tests with real worker processes, real Redis, OpenBao and a real PostgreSQL role as the target.
+
+A worker is stopped dead (SIGKILL to its process group, work-horse included) at every step boundary - just
+before a step's external call and just after it, before the result was recorded. A new worker must then
+finish the run: exactly one new version in the provider, the role accepting it, the old version revoked
+only after verification. At the moment of the kill no credential may be lost: the role accepts a value
+the provider still holds.
+"""
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import threading
+import time
+from datetime import timedelta
+
+import psutil
+import psycopg
+import pytest
+from django.utils import timezone
+from psycopg import sql
+
+from rotation.models import PolicyAssignment, RotationPolicy, RotationRequest
+from rotation.reconcile import reconcile_rotations
+from rotation.services import decide_rotation, request_rotation
+from rotation.targets import target_for
+from rotation.targets.base import TargetContext
+from tests.conftest import BASE_DIR, MANAGE, PYTHON
+from tests.rotation.conftest import read, write
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+State = RotationRequest.State
+ADMIN_URL = os.environ.get("TARGET_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+STEPS = ("staging", "applying", "verifying", "promoting", "revoking_old")
+PAUSE_POINTS = [f"{step}.{when}" for step in STEPS for when in ("before", "after")]
+
+
+@pytest.fixture
+def pg_role():
+    """A throwaway login role whose password the rotation changes; its first password generated now."""
+    name, password = f"sa_fault_{secrets.token_hex(4)}", secrets.token_urlsafe(18)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
+    yield name, password
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def worker_env(subprocess_env, vault):
+    return {**subprocess_env, "SA_ROTATION_TEST_TOKEN": vault.root.token}
+
+
+@pytest.fixture
+def target_secret(vault, kv_mount, vault_provider, pg_role):
+    from providers.models import Secret
+    from providers.sync import sync_provider
+
+    role, password = pg_role
+    config = {"kind": "postgresql", "host": "127.0.0.1", "port": 5432, "dbname": "postgres", "role": role,
+              "admin_user": "postgres"}
+    policy = RotationPolicy.objects.create(name="pg-role", length=32, grace_period_hours=0, target=config)
+    PolicyAssignment.objects.create(policy=policy, provider=vault_provider)
+    write(vault, kv_mount, "db/app", password=password)
+    assert sync_provider(vault_provider.pk, actor="system").ok
+    return Secret.objects.select_related("provider").get(provider=vault_provider, name="db/app#password"), config
+
+
+def accepts(config, value):
+    return target_for(config).is_applied(value, TargetContext("check", "db/app#password", "vault", ""))
+
+
+def start_worker(env, **extra):
+    return subprocess.Popen([PYTHON, MANAGE, "rqworker", "rotation"], env={**env, **extra}, cwd=BASE_DIR,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def run_burst_worker(env):
+    """A real worker process that works the rotation queue until it is empty."""
+    finished = subprocess.run([PYTHON, MANAGE, "rqworker", "rotation", "--burst"], env=env, cwd=BASE_DIR,
+                              capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+
+
+def kill_worker(worker):
+    """SIGKILL the worker and its work-horse (RQ puts the horse in a process group of its own)."""
+    processes = [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(recursive=True)]
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGKILL)
+    psutil.wait_procs(processes, timeout=30)
+    worker.wait(timeout=30)
+
+
+def wait_for(predicate, timeout=90, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def approve(secret, users):
+    rotation = request_rotation(secret, actor=users["bob"], reason="fault test")
+    return decide_rotation(rotation, actor=users["charlie"], approve=True)
+
+
+@pytest.mark.parametrize("point", PAUSE_POINTS)
+def test_a_worker_killed_at_any_step_boundary_is_finished_by_the_next(point, tmp_path, worker_env, role_users,
+                                                                      vault, kv_mount, target_secret):
+    secret, config = target_secret
+    initial = read(vault, kv_mount, "db/app")["data"]["password"]
+    rotation = approve(secret, role_users)
+    worker = start_worker(worker_env, SECRETSADMIN_ROTATION_PAUSE_AT=point,
+                          SECRETSADMIN_ROTATION_PAUSE_DIR=str(tmp_path))
+    try:
+        wait_for((tmp_path / point).exists, what=f"the worker to reach {point}")
+    finally:
+        kill_worker(worker)
+    step = point.split(".")[0]
+    rotation.refresh_from_db()
+    assert rotation.state == step  # the step was recorded before its external call
+    # No credential lost: the role accepts a value the provider still holds (current or previous version).
+    values = {read(vault, kv_mount, "db/app")["data"]["password"], initial}
+    if rotation.new_version:
+        values.add(read(vault, kv_mount, "db/app", version=int(rotation.new_version))["data"]["password"])
+    assert any(accepts(config, value) for value in values)
+    metadata = vault.root.secrets.kv.v2.read_secret_metadata("db/app", mount_point=kv_mount)["data"]
+    if step != "revoking_old":
+        assert not metadata["versions"]["1"]["deletion_time"]  # never revoked before verify and promote
+
+    # The dead worker's lease lapses (time passes), the reconciler hands the run to a new worker.
+    RotationRequest.objects.filter(pk=rotation.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    assert reconcile_rotations().enqueued == 1
+    run_burst_worker(worker_env)
+    rotation.refresh_from_db()
+    assert rotation.state == State.SUCCEEDED, rotation.error
+    metadata = vault.root.secrets.kv.v2.read_secret_metadata("db/app", mount_point=kv_mount)["data"]
+    assert metadata["current_version"] == 2  # exactly one new version
+    assert metadata["versions"]["1"]["deletion_time"]
+    current = read(vault, kv_mount, "db/app")["data"]["password"]
+    assert current != initial and accepts(config, current) and not accepts(config, initial)
+
+
+def test_a_provider_outage_during_a_run_is_retried_and_the_credential_keeps_working(
+        worker_env, role_users, vault, kv_mount, target_secret):
+    secret, config = target_secret
+    initial = read(vault, kv_mount, "db/app")["data"]["password"]
+    vault.faults.fail_next(503, count=10_000)
+    try:
+        rotation = approve(secret, role_users)
+        run_burst_worker(worker_env)
+        rotation.refresh_from_db()
+        assert rotation.state == State.FAILED_RETRYABLE and rotation.next_attempt_at
+        assert accepts(config, initial)  # nothing changed: the application's credential still works
+    finally:
+        vault.faults.clear()
+    RotationRequest.objects.filter(pk=rotation.pk).update(next_attempt_at=timezone.now())
+    assert reconcile_rotations().enqueued == 1
+    run_burst_worker(worker_env)
+    rotation.refresh_from_db()
+    assert rotation.state == State.SUCCEEDED, rotation.error
+    assert accepts(config, read(vault, kv_mount, "db/app")["data"]["password"])
+
+
+def test_two_approvers_at_the_same_moment_queue_exactly_one_run(role_users, secret, policy):
+    from tests.conftest import make_user
+
+    policy.required_approvals = 1
+    policy.save()
+    second = make_user("charlotte", "Approver")
+    rotation = request_rotation(secret, actor=role_users["bob"], reason="race")
+    barrier, outcomes = threading.Barrier(2), []
+
+    def decide(user):
+        from django.db import connection
+
+        barrier.wait()
+        try:
+            outcomes.append(decide_rotation(rotation, actor=user, approve=True).state)
+        except Exception as exc:
+            outcomes.append(type(exc).__name__)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=decide, args=(user,)) for user in (role_users["charlie"], second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["RotationRefused", "queued"]
+    rotation.refresh_from_db()
+    assert rotation.state == State.QUEUED and rotation.approvals.count() == 1
+
+
+def test_redis_down_at_approval_is_caught_up_by_the_reconciler(role_users, secret, settings):
+    from secretsadmin.process_group import free_port
+
+    working = settings.RQ_QUEUES
+    settings.RQ_QUEUES = {name: {**conf, "URL": f"redis://127.0.0.1:{free_port()}/0"}
+                          for name, conf in working.items()}
+    rotation = approve(secret, role_users)  # Redis refuses the job; the approval stands
+    rotation.refresh_from_db()
+    assert rotation.state == State.QUEUED and rotation.enqueued_at is None and rotation.approved_at
+    settings.RQ_QUEUES = working
+    assert reconcile_rotations().enqueued == 1
+    rotation.refresh_from_db()
+    assert rotation.enqueued_at and rotation.job_id
+    assert reconcile_rotations().enqueued == 0  # a live job is not enqueued twice
