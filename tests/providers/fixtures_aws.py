@@ -45,8 +45,10 @@ def start(tmp_dir):
         proxy.stop()
         moto.stop()
 
-    return ProviderUnderTest(
+    under_test = ProviderUnderTest(
         kind="aws", make_adapter=make_adapter, faults=proxy.faults,
         unreachable_adapter=lambda: make_adapter(endpoint=f"http://127.0.0.1:{free_port()}"),
         name=lambda base: base, invalid_name="bad name with spaces!", list_page_limit=100, stop=stop,
     )
+    under_test.proxy_url = proxy.url
+    return under_test

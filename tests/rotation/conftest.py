@@ -1,11 +1,17 @@
 """Rotation fixtures: a Vault (OpenBao) provider of the test's own, a policy governing it, and a synced secret."""
+import os
+import secrets
 import uuid
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from providers.models import Provider, Secret
 from providers.sync import sync_provider
 from rotation.models import PolicyAssignment, RotationPolicy
+
+ADMIN_URL = os.environ.get("TARGET_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture
@@ -55,3 +61,34 @@ def secret(vault, kv_mount, vault_provider, policy):
     write(vault, kv_mount, "app/db", password=f"initial-{uuid.uuid4().hex}", user="app")
     assert sync_provider(vault_provider.pk, actor="system").ok
     return Secret.objects.select_related("provider").get(provider=vault_provider, name="app/db#password")
+
+
+@pytest.fixture
+def pg_role():
+    """A throwaway login role whose password the rotation changes; its first password generated now."""
+    name, password = f"sa_fault_{secrets.token_hex(4)}", secrets.token_urlsafe(18)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
+    yield name, password
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def worker_env(subprocess_env, vault):
+    return {**subprocess_env, "SA_ROTATION_TEST_TOKEN": vault.root.token}
+
+
+@pytest.fixture
+def target_secret(vault, kv_mount, vault_provider, pg_role):
+    from providers.models import Secret
+    from providers.sync import sync_provider
+
+    role, password = pg_role
+    config = {"kind": "postgresql", "host": "127.0.0.1", "port": 5432, "dbname": "postgres", "role": role,
+              "admin_user": "postgres"}
+    policy = RotationPolicy.objects.create(name="pg-role", length=32, grace_period_hours=0, target=config)
+    PolicyAssignment.objects.create(policy=policy, provider=vault_provider)
+    write(vault, kv_mount, "db/app", password=password)
+    assert sync_provider(vault_provider.pk, actor="system").ok
+    return Secret.objects.select_related("provider").get(provider=vault_provider, name="db/app#password"), config

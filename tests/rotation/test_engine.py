@@ -1,5 +1,9 @@
 """The rotation state machine against a real OpenBao: every step, grace, retries, and idempotent re-runs."""
+import json
+import secrets
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from django.utils import timezone
@@ -12,6 +16,8 @@ from rotation.models import RotationRequest, StepLog
 from rotation.policies import generate_for
 from rotation.reconcile import runs_due
 from rotation.services import decide_rotation, request_rotation, retry_rotation
+from rotation.targets.webhook import sign
+from secretsadmin.process_group import free_port
 from tests.rotation.conftest import read
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -124,3 +130,36 @@ def test_after_max_attempts_the_run_needs_attention_until_retried(vault, kv_moun
     assert AuditEvent.objects.filter(event_type="rotation.needs_attention", target_id=str(approved.uuid)).exists()
     retry_rotation(approved, actor=role_users["charlie"])
     assert run_rotation(approved.pk) == State.SUCCEEDED
+
+
+def test_a_webhook_target_is_told_of_the_new_version_with_a_signed_request(vault, kv_mount, secret, approved,
+                                                                             monkeypatch):
+    received = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", free_port()), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    shared = secrets.token_hex(16)
+    monkeypatch.setenv("SA_WEBHOOK_TEST_HMAC", shared)
+    frozen = dict(approved.frozen_policy, target={"kind": "webhook", "hmac_secret_env": "SA_WEBHOOK_TEST_HMAC",
+                                                  "url": f"http://127.0.0.1:{server.server_port}/rotated"})
+    RotationRequest.objects.filter(pk=approved.pk).update(frozen_policy=frozen)
+    try:
+        assert run_rotation(approved.pk) == State.SUCCEEDED
+    finally:
+        server.shutdown()
+    assert len(received) == 1
+    headers, body = received[0]
+    assert headers["X-SecretsAdmin-Request-Id"] == str(approved.uuid)
+    assert headers["X-SecretsAdmin-Signature"] == sign(shared.encode(), headers["X-SecretsAdmin-Timestamp"], body)
+    payload = json.loads(body)
+    assert payload["version"] == "2" and payload["secret"] == secret.name
+    assert read(vault, kv_mount, "app/db")["data"]["password"] not in body.decode()

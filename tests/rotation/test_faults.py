@@ -6,105 +6,22 @@ finish the run: exactly one new version in the provider, the role accepting it, 
 only after verification. At the moment of the kill no credential may be lost: the role accepts a value
 the provider still holds.
 """
-import contextlib
-import os
-import secrets
-import signal
-import subprocess
 import threading
-import time
 from datetime import timedelta
 
-import psutil
-import psycopg
 import pytest
 from django.utils import timezone
-from psycopg import sql
 
-from rotation.models import PolicyAssignment, RotationPolicy, RotationRequest
+from rotation.models import RotationRequest
 from rotation.reconcile import reconcile_rotations
 from rotation.services import decide_rotation, request_rotation
-from rotation.targets import target_for
-from rotation.targets.base import TargetContext
-from tests.conftest import BASE_DIR, MANAGE, PYTHON
-from tests.rotation.conftest import read, write
+from tests.rotation.conftest import read
+from tests.rotation.workers import accepts, approve, kill_worker, run_burst_worker, start_worker, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 State = RotationRequest.State
-ADMIN_URL = os.environ.get("TARGET_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 STEPS = ("staging", "applying", "verifying", "promoting", "revoking_old")
 PAUSE_POINTS = [f"{step}.{when}" for step in STEPS for when in ("before", "after")]
-
-
-@pytest.fixture
-def pg_role():
-    """A throwaway login role whose password the rotation changes; its first password generated now."""
-    name, password = f"sa_fault_{secrets.token_hex(4)}", secrets.token_urlsafe(18)
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
-    yield name, password
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
-
-
-@pytest.fixture
-def worker_env(subprocess_env, vault):
-    return {**subprocess_env, "SA_ROTATION_TEST_TOKEN": vault.root.token}
-
-
-@pytest.fixture
-def target_secret(vault, kv_mount, vault_provider, pg_role):
-    from providers.models import Secret
-    from providers.sync import sync_provider
-
-    role, password = pg_role
-    config = {"kind": "postgresql", "host": "127.0.0.1", "port": 5432, "dbname": "postgres", "role": role,
-              "admin_user": "postgres"}
-    policy = RotationPolicy.objects.create(name="pg-role", length=32, grace_period_hours=0, target=config)
-    PolicyAssignment.objects.create(policy=policy, provider=vault_provider)
-    write(vault, kv_mount, "db/app", password=password)
-    assert sync_provider(vault_provider.pk, actor="system").ok
-    return Secret.objects.select_related("provider").get(provider=vault_provider, name="db/app#password"), config
-
-
-def accepts(config, value):
-    return target_for(config).is_applied(value, TargetContext("check", "db/app#password", "vault", ""))
-
-
-def start_worker(env, **extra):
-    return subprocess.Popen([PYTHON, MANAGE, "rqworker", "rotation"], env={**env, **extra}, cwd=BASE_DIR,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def run_burst_worker(env):
-    """A real worker process that works the rotation queue until it is empty."""
-    finished = subprocess.run([PYTHON, MANAGE, "rqworker", "rotation", "--burst"], env=env, cwd=BASE_DIR,
-                              capture_output=True, text=True, timeout=120)
-    assert finished.returncode == 0, finished.stderr
-
-
-def kill_worker(worker):
-    """SIGKILL the worker and its work-horse (RQ puts the horse in a process group of its own)."""
-    processes = [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(recursive=True)]
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.send_signal(signal.SIGKILL)
-    psutil.wait_procs(processes, timeout=30)
-    worker.wait(timeout=30)
-
-
-def wait_for(predicate, timeout=90, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def approve(secret, users):
-    rotation = request_rotation(secret, actor=users["bob"], reason="fault test")
-    return decide_rotation(rotation, actor=users["charlie"], approve=True)
 
 
 @pytest.mark.parametrize("point", PAUSE_POINTS)
