@@ -27,6 +27,7 @@ class Provider(models.Model):
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_sync_ok = models.BooleanField(null=True)
     last_sync_error = models.TextField(blank=True)
+    last_successful_sync_at = models.DateTimeField(null=True, blank=True)
     sync_interval_minutes = models.PositiveIntegerField(default=60, help_text="How often the inventory is synced")
     # Claimed by a conditional UPDATE so that two syncs of one provider never run at once.
     sync_started_at = models.DateTimeField(null=True, blank=True)

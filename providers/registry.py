@@ -8,4 +8,6 @@ def adapter_for(provider, policy=None):
     reference = provider.auth_reference or {}
     if reference.get("method") == "profile":
         settings["credentials_profile"] = reference.get("profile")
-    return adapter_class(provider.kind).from_settings(settings, resolve_credentials(provider), policy)
+    adapter = adapter_class(provider.kind).from_settings(settings, resolve_credentials(provider), policy)
+    adapter.metrics_provider = provider.name  # the provider label of its operation metrics
+    return adapter

@@ -9,6 +9,7 @@ import audit
 from providers.adapters.base import SecretError
 from providers.models import Secret
 from providers.registry import adapter_for
+from secretsadmin.metrics import SecretMetrics
 from secretsadmin.permissions import get_object_for_user_or_404, has_permission
 
 PERMISSION = "providers.reveal_secret"
@@ -21,6 +22,7 @@ class RevealForm(forms.Form):
 
 def _record(secret, user, *, reason, failure=""):
     # Recorded on its own, never inside a transaction that a failure rolls back.
+    SecretMetrics.record_secret_retrieval(secret.name, not failure, provider=secret.provider.name)
     audit.record("secret.retrieval", actor=user, target=secret, provider=secret.provider.name,
                  secret_name=secret.name, outcome="failure" if failure else "success", failure_reason=failure,
                  details={"via": "reveal", "reason": reason})

@@ -132,7 +132,8 @@ def _finish(provider, result, actor):
             result.missing = Secret.objects.filter(provider=provider).exclude(status=Secret.Status.MISSING).filter(
                 seen_generation__lt=provider.sync_generation).update(status=Secret.Status.MISSING)
         Provider.objects.filter(pk=provider.pk).update(
-            sync_started_at=None, last_sync_at=now, last_sync_ok=result.ok, last_sync_error=result.error[:2000])
+            sync_started_at=None, last_sync_at=now, last_sync_ok=result.ok, last_sync_error=result.error[:2000],
+            **({"last_successful_sync_at": now} if result.ok else {}))
         audit.record("inventory.synced", actor=actor, target=provider, provider=provider.name,
                      outcome="success" if result.ok else "failure", failure_reason=result.error,
                      details=result.counts())

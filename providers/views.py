@@ -1,10 +1,12 @@
 """Provider registry and inventory pages (thin: queries through the permission helper, writes through services)."""
 import logging
+from uuid import UUID
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
@@ -106,6 +108,18 @@ def provider_sync(request, uuid):
     return redirect("providers:provider_detail", uuid=provider.uuid)
 
 
+# Any UUID will do: it only marks where each secret's own goes in the reversed URL.
+_UUID_SLOT = UUID(int=0)
+
+
+def _set_detail_urls(secrets):
+    """secret.detail_url (its get_absolute_url()) for a page of secrets, from one reverse() rather than fifty:
+    reverse() takes tens of microseconds, more than anything else a row costs to render."""
+    pattern = reverse("providers:secret_detail", args=[_UUID_SLOT])
+    for secret in secrets:
+        secret.detail_url = pattern.replace(str(_UUID_SLOT), str(secret.uuid))
+
+
 @require_safe
 def secret_list(request):
     secrets = visible_objects_or_403(
@@ -124,6 +138,7 @@ def secret_list(request):
     intervals = interval_source().intervals_for(page.object_list)
     for secret in page.object_list:
         secret.age = rotation_age(secret, now, intervals[secret.pk])
+    _set_detail_urls(page.object_list)
     return render(request, "providers/secret_list.html", {
         "filterset": filterset,
         "filters_valid": valid,

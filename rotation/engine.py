@@ -30,6 +30,7 @@ from rotation.policies import GeneratorError, generate_for
 from rotation.retry import retry_delay
 from rotation.targets import target_for
 from rotation.targets.base import TargetConfigError, TargetContext, TargetError
+from secretsadmin.metrics import SecretMetrics
 
 log = logging.getLogger("secretsadmin.rotation")
 State = RotationRequest.State
@@ -64,15 +65,24 @@ def run_rotation(request_id):
 
 
 class Runner:
+    """One worker's pass over one run. The row is loaded once, after the claim, and kept in step with every
+    write this runner makes; each write is conditional on the lease and on the state it expects, so a change
+    by anyone else (another worker, a cancellation) shows up as LostClaim rather than going unnoticed."""
+
     def __init__(self, request_id):
         self.request_id = request_id
         self.name = worker_name()
         self.generated = None  # the value this process staged, if it did: verify compares against it
         self.adapter = None
+        self.entry = None  # the StepLog row of the step in progress, once this runner has recorded its start
+        self.released = False
 
     # -- the lease ----------------------------------------------------------------------------------
     def _mine(self):
         return RotationRequest.objects.filter(pk=self.request_id, claimed_by=self.name)
+
+    def _lease(self, now):
+        return now + timedelta(seconds=settings.ROTATION_LEASE_SECONDS)
 
     def claim(self):
         now = timezone.now()
@@ -80,15 +90,15 @@ class Runner:
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
             pk=self.request_id, state__in=RotationRequest.RUNNABLE_STATES,
-        ).update(claimed_by=self.name, claimed_until=now + timedelta(seconds=settings.ROTATION_LEASE_SECONDS)) == 1
+        ).update(claimed_by=self.name, claimed_until=self._lease(now)) == 1
 
     def renew(self):
-        until = timezone.now() + timedelta(seconds=settings.ROTATION_LEASE_SECONDS)
-        if not self._mine().update(claimed_until=until):
+        if not self._mine().update(claimed_until=self._lease(timezone.now())):
             raise LostClaim(self.request_id)
 
     def release(self, **fields):
         self._mine().update(claimed_by="", claimed_until=None, **fields)
+        self.released = True
 
     def load(self):
         return RotationRequest.objects.select_related("secret__provider").get(pk=self.request_id)
@@ -98,9 +108,8 @@ class Runner:
         if not self.claim():
             return "not claimed"
         try:
+            rotation = self.load()
             while True:
-                self.renew()
-                rotation = self.load()
                 state = rotation.state
                 if state in (State.APPROVED, State.QUEUED):
                     self.move(rotation, State.STAGING, started_at=timezone.now())
@@ -115,6 +124,11 @@ class Runner:
                         return state
                     self.move(rotation, State.REVOKING_OLD, next_attempt_at=None)
                 elif state in NEXT:
+                    if self.entry is None:
+                        # Picked up at a step another attempt had started (a killed worker's run): a new attempt.
+                        with transaction.atomic():
+                            self.renew()
+                            self.record_start(rotation)
                     self.run_step(rotation)
                 else:
                     return state
@@ -122,19 +136,34 @@ class Runner:
             log.warning("rotation %s: lease lost to another worker; stopping", self.request_id)
             return "lost claim"
         finally:
-            self.release()
+            if not self.released:
+                self.release()
+
+    def transition(self, rotation, state, now, **fields):
+        """The conditional UPDATE to `state` (it renews the lease; a final state gives it up), mirrored in memory."""
+        values = {"state": state, "updated_at": now, "claimed_until": self._lease(now), **fields}
+        if state in RotationRequest.FINAL_STATES:
+            values.update(claimed_by="", claimed_until=None)
+        if not self._mine().filter(state=rotation.state).update(**values):
+            raise LostClaim(self.request_id)
+        for name, value in values.items():
+            setattr(rotation, name, value)
+
+    def record_start(self, rotation):
+        """The StepLog row and audit event of the step `rotation` is now in (inside the caller's transaction)."""
+        self.entry = StepLog.objects.create(request=rotation, step=rotation.state, attempt=rotation.attempts)
+        self._audit("rotation.step_started", rotation, step=rotation.state, attempt=rotation.attempts)
 
     def move(self, rotation, state, **fields):
-        """A bookkeeping transition (no external call): conditional on still holding the lease."""
-        if not self._mine().filter(state=rotation.state).update(state=state, updated_at=timezone.now(), **fields):
-            raise LostClaim(self.request_id)
+        """A bookkeeping transition (no external call); entering a step records its start in the same commit."""
+        with transaction.atomic():
+            self.transition(rotation, state, timezone.now(), **fields)
+            if state in NEXT:
+                self.record_start(rotation)
 
     # -- one step ------------------------------------------------------------------------------------
     def run_step(self, rotation):
         step = rotation.state
-        with transaction.atomic():
-            entry = StepLog.objects.create(request=rotation, step=step, attempt=rotation.attempts)
-            self._audit("rotation.step_started", rotation, step=step, attempt=rotation.attempts)
         started = time.monotonic()
         pause_point(f"{step}.before")
         try:
@@ -143,20 +172,30 @@ class Runner:
             raise
         except Exception as exc:
             metrics.step_finished(rotation, step, "failure", time.monotonic() - started)
-            self.fail(rotation, entry, exc)
+            self.fail(rotation, exc)
             return
         pause_point(f"{step}.after")
-        with transaction.atomic():
-            now = timezone.now()
-            if not self._mine().filter(state=step).update(state=NEXT[step], updated_at=now, attempts=0,
-                                                           error="", **fields):
-                raise LostClaim(self.request_id)
-            StepLog.objects.filter(pk=entry.pk).update(outcome=StepLog.Outcome.SUCCEEDED, finished_at=now)
-            self._audit("rotation.step_finished", rotation, step=step, attempt=rotation.attempts)
-            getattr(self, f"after_{step}", lambda r, f: None)(rotation, fields)
+        self.finish(rotation, step, fields)
         metrics.step_finished(rotation, step, "success", time.monotonic() - started)
 
-    def fail(self, rotation, entry, exc):
+    def finish(self, rotation, step, fields):
+        """One commit: the step's result, its finish (StepLog, audit), and the next step's state and start."""
+        now = timezone.now()
+        attempt, state = rotation.attempts, NEXT[step]
+        if state == State.GRACE and fields["grace_until"] <= now:
+            state = State.REVOKING_OLD  # no grace period to wait out: straight on to revoking the old version
+        with transaction.atomic():
+            self.transition(rotation, state, now, attempts=0, error="", **fields)
+            StepLog.objects.filter(pk=self.entry.pk).update(outcome=StepLog.Outcome.SUCCEEDED, finished_at=now)
+            self.entry = None
+            self._audit("rotation.step_finished", rotation, step=step, attempt=attempt)
+            getattr(self, f"after_{step}", lambda r, f: None)(rotation, fields)
+            if state in NEXT:
+                self.record_start(rotation)
+        self.released = state in RotationRequest.FINAL_STATES
+
+    def fail(self, rotation, exc):
+        step, entry = rotation.state, self.entry
         transient = isinstance(exc, NetworkError) or (isinstance(exc, TargetError) and exc.transient)
         attempts = rotation.attempts + 1
         message = _describe(exc)
@@ -166,20 +205,20 @@ class Runner:
         next_attempt = None if gives_up else now + timedelta(seconds=retry_delay(attempts))
         if not transient and not isinstance(exc, SecretError | TargetError | VerificationFailed | GeneratorError
                                                 | TargetConfigError):
-            log.exception("rotation %s: unexpected error in step %s", self.request_id, rotation.state)
+            log.exception("rotation %s: unexpected error in step %s", self.request_id, step)
         with transaction.atomic():
-            if not self._mine().filter(state=rotation.state).update(
-                    state=state, resume_state=rotation.state, attempts=attempts, error=message,
-                    next_attempt_at=next_attempt, updated_at=now):
-                raise LostClaim(self.request_id)
+            self.transition(rotation, state, now, resume_state=step, attempts=attempts, error=message,
+                            next_attempt_at=next_attempt)
             StepLog.objects.filter(pk=entry.pk).update(outcome=StepLog.Outcome.FAILED, finished_at=now,
                                                        detail=message)
+            self.entry = None
             self._audit("rotation.step_finished", rotation, outcome="failure", failure_reason=message,
-                        step=rotation.state, attempt=attempts, will_retry=not gives_up)
+                        step=step, attempt=attempts, will_retry=not gives_up)
             if gives_up:
                 self._audit("rotation.needs_attention", rotation, outcome="failure", failure_reason=message,
-                            step=rotation.state, attempts=attempts)
+                            step=step, attempts=attempts)
                 self._audit("secret.rotation", rotation, outcome="failure", failure_reason=message)
+                SecretMetrics.record_secret_rotation(rotation.secret.name, False, rotation.secret.provider.name)
         if gives_up:
             notifications.run_finished(rotation.pk)
         # Otherwise the reconciler re-enqueues the run once next_attempt_at has passed.
@@ -209,6 +248,7 @@ class Runner:
                 if not self._mine().update(old_version=current):
                     raise LostClaim(self.request_id)
                 Secret.objects.filter(pk=rotation.secret_id).update(rotating=True)
+            rotation.old_version = current
         value = generate_for(rotation.frozen_policy)
         staged = adapter.stage_version(name, value, rotation.token)
         # A repeat (created=False) returns the version staged by an earlier attempt, whose value is not ours.
@@ -261,6 +301,7 @@ class Runner:
                 pk=rotation.secret_id).update(current_version=(described.current_version or rotation.new_version)[:256],
                                               provider_updated_at=described.updated_at or fields["promoted_at"])
         self._audit("secret.rotation", rotation, new_version=rotation.new_version, old_version=rotation.old_version)
+        SecretMetrics.record_secret_rotation(rotation.secret.name, True, rotation.secret.provider.name)
 
     def do_revoking_old(self, rotation):
         old = rotation.old_version

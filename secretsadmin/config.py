@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from secretsadmin.config_metrics import METRICS_KEYS, MetricsConfigError, parse_metrics
 from secretsadmin.config_providers import PROVIDER_KINDS, ProviderError, ProviderSpec, parse_providers
 from secretsadmin.config_rotation import ROTATION_KEYS, RotationConfigError, parse_rotation
 
@@ -31,6 +32,7 @@ _KNOWN_KEYS = {
     "security": ("secure_cookies", "hsts_seconds", "session_cookie_age"),
     "audit": ("storages", "jsonl_path", "fail_closed", "retention_days", "forwarded_proxy_count"),
     "rotation": ROTATION_KEYS,
+    "metrics": METRICS_KEYS,
 }
 _AUDIT_STORAGES = ("database", "jsonl", "log")
 
@@ -54,6 +56,7 @@ class Config:
     security: dict
     audit: dict
     rotation: dict
+    metrics: dict = field(repr=False)  # holds the scrape token
     providers: list[ProviderSpec]
     data: dict = field(repr=False)
 
@@ -134,6 +137,10 @@ def load_config(
         rotation = parse_rotation(data.get("rotation", {}))
     except RotationConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    try:
+        metrics = parse_metrics(data.get("metrics", {}), env, read_env("METRICS_TOKEN", environ))
+    except MetricsConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     if env == "production":
         _refuse_unsafe_production(debug, secret_key, allowed_hosts, redis_url, source)
     try:
@@ -154,6 +161,7 @@ def load_config(
         security=security,
         audit=audit,
         rotation=rotation,
+        metrics=metrics,
         providers=providers,
         data=data,
     )

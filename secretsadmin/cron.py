@@ -5,6 +5,8 @@ from audit.services import verify_audit_chain_job
 from providers.jobs import enqueue_due_syncs_job
 from rotation.jobs import reconcile_rotations_job, rotate_due_secrets_job
 from secretsadmin.jobs import clear_expired_sessions_job
+from secretsadmin.metrics_archive import archive_dead_metrics_job
+from secretsadmin.posture import refresh_posture_snapshot_job
 
 # Cron times are the scheduler's local time (UTC in the containers). 03:17 rather than on the hour,
 # so the job does not start together with every other nightly task on the same database.
@@ -21,3 +23,10 @@ cron.register(rotate_due_secrets_job, queue_name="rotation", cron="0 0 * * *", j
 
 # No approved rotation is forgotten: lost jobs, lapsed worker leases, retries and ended grace periods.
 cron.register(reconcile_rotations_job, queue_name="rotation", interval=30, job_timeout=300)
+
+# The inventory figures behind /metrics' posture gauges, so that a scrape never scans the inventory.
+cron.register(refresh_posture_snapshot_job, queue_name="default", interval=60, job_timeout=300)
+
+# Every job runs in a new work-horse process that leaves metric files behind; fold the dead ones together
+# so that the cost of a scrape does not grow with every job ever run.
+cron.register(archive_dead_metrics_job, queue_name="default", interval=120, job_timeout=300)

@@ -10,6 +10,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Runtime state of development, demo and test runs (SQLite files, the embedded Redis socket).
 VAR_DIR = Path(os.environ.get("SECRETSADMIN_VAR_DIR") or BASE_DIR / "var")
 
+# prometheus_client's multiprocess mode: web and worker processes write their metrics to files here and
+# /metrics adds them up, so one scrape sees them all. It must be set before prometheus_client is imported.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
+try:
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+except OSError:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR")  # not writable here: each process keeps its own metrics
+
 CONFIG = load_config(base_dir=BASE_DIR)
 SECRETSADMIN_ENV = CONFIG.env
 IS_PRODUCTION = CONFIG.env == "production"
@@ -221,6 +229,10 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = read_env("EMAIL_HOST_PASSWORD", os.environ) or ""
 EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "") in ("1", "true", "yes")
 EMAIL_TIMEOUT = 10
+# /metrics: a bearer token and/or an address allow-list ([metrics]); production is closed unless configured.
+METRICS_TOKEN = CONFIG.metrics["token"]
+METRICS_ALLOWED_NETWORKS = CONFIG.metrics["allowed_networks"]
+METRICS_SECRET_NAME_LABEL = CONFIG.metrics["secret_name_label"]
 # Fault tests stop a worker at a named step boundary; only ever in the test environment.
 ROTATION_PAUSE_AT = os.environ.get("SECRETSADMIN_ROTATION_PAUSE_AT", "") if CONFIG.env == "test" else ""
 ROTATION_PAUSE_DIR = os.environ.get("SECRETSADMIN_ROTATION_PAUSE_DIR", str(VAR_DIR))

@@ -7,7 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied
 from django.urls import URLPattern, include, path
 
-from secretsadmin import health, roles, views
+from secretsadmin import health, metrics_view, roles, views
 
 handler400 = "secretsadmin.views.bad_request"
 handler403 = "secretsadmin.views.permission_denied"
@@ -44,6 +44,7 @@ urlpatterns = [
     path("", include(([path("", views.home, name="home")], "dashboard"))),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view.metrics, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("providers.urls")),

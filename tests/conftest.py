@@ -1,6 +1,7 @@
 """Fixtures shared by every suite: one user per role (alice..erin), a stranger, and subprocess settings."""
 import importlib
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,6 +22,14 @@ ROLE_USERS = {
     "erin": roles.ADMINISTRATOR,
 }
 TEST_PASSWORD = "test-only-password-0f9c1e"  # an obvious fixture, never a real credential
+
+
+@pytest.fixture(scope="session", autouse=True)
+def metrics_directory():
+    """This run's prometheus_client multiprocess directory (tests/settings.py), removed at the end."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 import tenacity
 
-from providers.adapters.base import NetworkError, Other, SecretError, SecretManager
+from providers.adapters.base import AuthenticationFailed, NetworkError, Other, SecretError, SecretManager
+from secretsadmin.metrics import SecretMetrics, SecretOperationTimer
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +22,18 @@ class CallPolicy:
     total_timeout: float = 30.0  # no operation retries for longer than this, whatever `attempts` says
 
 
+def _count(error, provider, operation):
+    """The policy's error-handler metrics: every network error (each attempt) and authentication failure."""
+    if isinstance(error, NetworkError):
+        SecretMetrics.record_network_error(provider, operation)
+    elif isinstance(error, AuthenticationFailed):
+        SecretMetrics.record_auth_failure(provider, operation)
+
+
 class AdapterBase(SecretManager):
-    """Shared plumbing: `self._run(operation, fn)` runs fn with translation and retries."""
+    """Shared plumbing: `self._run(operation, fn)` runs fn with translation, retries and metrics."""
+
+    metrics_provider = ""  # set by providers.registry to the provider's name; the kind otherwise
 
     def __init__(self, policy: CallPolicy | None = None):
         self.policy = policy or CallPolicy()
@@ -44,12 +55,17 @@ class AdapterBase(SecretManager):
             ),
             reraise=True,
         )
-        for attempt in retrying:
-            with attempt:
-                try:
-                    return fn(*args, **kwargs)
-                except SecretError:
-                    raise
-                except Exception as exc:
-                    raise self.translate(exc, operation) from exc
+        provider = self.metrics_provider or self.kind
+        with SecretOperationTimer(operation, provider):
+            for attempt in retrying:
+                with attempt:
+                    try:
+                        return fn(*args, **kwargs)
+                    except SecretError as exc:
+                        _count(exc, provider, operation)
+                        raise
+                    except Exception as exc:
+                        translated = self.translate(exc, operation)
+                        _count(translated, provider, operation)
+                        raise translated from exc
         raise AssertionError("unreachable: tenacity re-raises the last error")

@@ -66,6 +66,7 @@ def demo_env(tmp_path):
            "SECRETSADMIN_VAR_DIR": str(tmp_path / "var")}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("REDIS_URL", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the demo's own, under its var directory
     return env
 
 

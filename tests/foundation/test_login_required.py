@@ -7,7 +7,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 
 # Views a stranger may reach. Adding a name here is a security decision: say why in review.
-PUBLIC = {"login", "healthz", "readyz", "admin:login", "admin:logout"}
+# /metrics has no session: its own guard (bearer token or address allow-list) is tested in tests/monitoring.
+PUBLIC = {"login", "healthz", "readyz", "metrics", "admin:login", "admin:logout"}
 
 SAMPLES = {"int": "1", "str": "x", "slug": "x", "uuid": str(uuid.uuid4()), "path": "x"}
 

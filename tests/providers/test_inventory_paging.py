@@ -129,3 +129,11 @@ def test_the_new_secret_button_follows_a_grant_to_manage_a_providers_secrets(cli
     assert create in client.get(LIST).content.decode()
     client.force_login(role_users["alice"])
     assert create not in client.get(LIST).content.decode()
+
+
+def test_each_row_links_to_its_secrets_detail_page(client, role_users, blocks):
+    client.force_login(role_users["alice"])
+    body = client.get(LIST, {"sort": "-name"}).content.decode()
+    links = re.findall(r'<a class="stretched-link[^"]*" href="([^"]*)">([^<]*)</a>', body)
+    by_name = {secret.name: secret.get_absolute_url() for secret in Secret.objects.all()}
+    assert links and all(href == by_name[name] for href, name in links)

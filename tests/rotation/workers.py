@@ -4,12 +4,17 @@ import signal
 import subprocess
 import time
 
+import django_rq
 import psutil
+from rq import Worker
 
 from rotation.services import decide_rotation, request_rotation
 from rotation.targets import target_for
 from rotation.targets.base import TargetContext
 from tests.conftest import BASE_DIR, MANAGE, PYTHON
+
+# The rotation queue's worker as deployed: jobs run in the worker process (rotation.jobs.RotationWorker).
+WORKER_CLASS = ["--worker-class", "rotation.jobs.RotationWorker"]
 
 
 def accepts(config, value):
@@ -17,25 +22,33 @@ def accepts(config, value):
 
 
 def start_worker(env, **extra):
-    return subprocess.Popen([PYTHON, MANAGE, "rqworker", "rotation"], env={**env, **extra}, cwd=BASE_DIR,
+    return subprocess.Popen([PYTHON, MANAGE, "rqworker", "rotation", *WORKER_CLASS], env={**env, **extra}, cwd=BASE_DIR,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def run_burst_worker(env):
     """A real worker process that works the rotation queue until it is empty."""
-    finished = subprocess.run([PYTHON, MANAGE, "rqworker", "rotation", "--burst"], env=env, cwd=BASE_DIR,
+    finished = subprocess.run([PYTHON, MANAGE, "rqworker", "rotation", "--burst", *WORKER_CLASS], env=env, cwd=BASE_DIR,
                               capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr
 
 
 def kill_worker(worker):
-    """SIGKILL the worker and its work-horse (RQ puts the horse in a process group of its own)."""
+    """SIGKILL the worker and its work-horse (RQ puts the horse in a process group of its own).
+
+    A killed worker cannot say goodbye to Redis; its registration would linger until its key expires and
+    make later tests see a worker that is not there, so it is removed as RQ's own cleanup eventually would.
+    """
     processes = [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(recursive=True)]
     for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.send_signal(signal.SIGKILL)
     psutil.wait_procs(processes, timeout=30)
     worker.wait(timeout=30)
+    connection = django_rq.get_connection("rotation")
+    for registered in Worker.all(connection=connection):
+        if registered.pid in {process.pid for process in processes}:
+            registered.register_death()
 
 
 def wait_for(predicate, timeout=90, what="condition"):

@@ -1,7 +1,9 @@
 """`manage.py demo`: migrate, seed demo users, then run a worker and the web server until Ctrl-C."""
+import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -29,6 +31,9 @@ class Command(BaseCommand):
         users = seed_demo_users()
         call_command("load_providers", verbosity=0, stdout=self.stdout)  # providers declared in the TOML file
 
+        # Counters of an earlier demo's processes would keep adding up in /metrics.
+        for stale in Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.VAR_DIR / "prometheus").glob("*.db"):
+            stale.unlink(missing_ok=True)
         group = ProcessGroup()
         try:
             urls = start_local_providers(group, settings.VAR_DIR, free_port)
@@ -39,7 +44,12 @@ class Command(BaseCommand):
             raise CommandError(f"the demo's local secret managers did not start: {exc}") from None
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
-        worker = group.start("worker", [python, manage, "rqworker", *settings.RQ_QUEUE_NAMES, "--with-scheduler"])
+        # Rotations run in the worker process itself (rotation.jobs.RotationWorker: no fork per job); the other
+        # queues keep RQ's work-horse per job for isolation.
+        group.start("rotation-worker", [python, manage, "rqworker", "rotation",
+                                        "--worker-class", "rotation.jobs.RotationWorker"])
+        other_queues = [name for name in settings.RQ_QUEUE_NAMES if name != "rotation"]
+        worker = group.start("worker", [python, manage, "rqworker", *other_queues, "--with-scheduler"])
         # The cron schedule (secretsadmin/cron.py): nightly due rotations, the rotation reconciler, syncs.
         group.start("scheduler", [python, manage, "rqcron", "secretsadmin.cron"])
         web = group.start("web", [python, manage, "runserver", f"{host}:{port}", "--noreload", "--skip-checks"])
@@ -76,6 +86,9 @@ class Command(BaseCommand):
             "",
             "Demo accounts (passwords are new on every start and shown only now):",
             *[f"  {username:<10} {role:<14} {password}" for username, role, password in users],
+            "",
+            f"Metrics: curl http://{host}:{port}/metrics  (open to this machine in development; production needs",
+            "METRICS_TOKEN or [metrics] allowed_ips)",
             "",
             "See a rotation happen: python manage.py rotate_due_secrets  (one OpenBao secret is overdue under an",
             "auto-approving policy; the worker takes it to succeeded - watch it under Rotations).",
