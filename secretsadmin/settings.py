@@ -102,7 +102,7 @@ if REDIS_EMBEDDED:
 else:
     REDIS_URL = CONFIG.redis_url
 # The cache is shared by every web and worker process (rate limits must hold across them).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+CACHES = {"default": {"BACKEND": "secretsadmin.cache.InstrumentedRedisCache", "LOCATION": REDIS_URL,
                       "KEY_PREFIX": "secretsadmin"}}
 RATELIMIT_USE_CACHE = "default"
 # Reveals of secret values per user; each one is audited, and this caps what a stolen session can take.

@@ -125,3 +125,14 @@ def test_the_inventory_gauges_come_from_the_snapshot_not_the_table(client, djang
     with django_assert_max_num_queries(6) as captured:
         scrape(client)
     assert not any("providers_secret" in query["sql"] for query in captured.captured_queries)
+
+
+def test_cache_hits_and_misses_are_counted(client):
+    from django.core.cache import cache
+
+    before = scrape(client)
+    cache.set("metrics-test-key", "x", 30)
+    assert cache.get("metrics-test-key") == "x" and cache.get("metrics-test-absent", "fallback") == "fallback"
+    after = scrape(client)
+    for name in ("django_cache_get_hits_total", "django_cache_get_misses_total"):
+        assert value(after, name, backend="redis") >= (value(before, name, backend="redis") or 0) + 1
