@@ -59,3 +59,37 @@ def gunicorn_server(env, workers=1, threads=1):
 def workdir():
     with tempfile.TemporaryDirectory(prefix="secretsadmin-bench-") as path:
         yield Path(path)
+
+
+@contextmanager
+def private_redis(path):
+    """A private redis-server on a free port: no key or worker registration is shared with anyone."""
+    import redis
+
+    from secretsadmin.embedded_redis import redis_server_binary
+    from secretsadmin.process_group import die_with_parent
+
+    port = free_port()
+    (path / "redis").mkdir()
+    server = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(path / "redis")],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=die_with_parent)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if redis.Redis(port=port, socket_timeout=0.5).ping():
+                    break
+            except (redis.RedisError, OSError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("bench: the private redis-server did not start") from None
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

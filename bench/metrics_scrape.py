@@ -33,8 +33,7 @@ import requests
 
 from bench._audit_data import BASE_DIR, audit_env, manage_argv, run_child
 from bench._pg import throwaway_database
-from bench._server import gunicorn_server, workdir
-from secretsadmin.process_group import die_with_parent, free_port
+from bench._server import gunicorn_server, private_redis, workdir
 
 SMALL = 1_000
 SECRETS = 100_000
@@ -54,39 +53,6 @@ def secrets_wanted():
 
 def _p95(samples):
     return statistics.quantiles(samples, n=20, method="inclusive")[18]
-
-
-@contextlib.contextmanager
-def _redis_server(path):
-    """A private redis-server on a free port: no key or worker registration is shared with anyone."""
-    import redis
-
-    from secretsadmin.embedded_redis import redis_server_binary
-
-    port = free_port()
-    (path / "redis").mkdir()
-    server = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(path / "redis")],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              preexec_fn=die_with_parent)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if redis.Redis(port=port, socket_timeout=0.5).ping():
-                    break
-            except (redis.RedisError, OSError):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("bench: the private redis-server did not start") from None
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 class Stack:
@@ -208,7 +174,7 @@ def run():
     load_before = os.getloadavg()
     with contextlib.ExitStack() as stack:
         path = stack.enter_context(workdir())
-        redis_base = stack.enter_context(_redis_server(path))
+        redis_base = stack.enter_context(private_redis(path))
         small = Stack("small", min(SMALL, big), path / "small", f"{redis_base}/0")
         large = Stack("large", big, path / "large", f"{redis_base}/1")
         for one in (small, large):

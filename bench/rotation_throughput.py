@@ -44,7 +44,7 @@ from pathlib import Path
 
 from bench._audit_data import BASE_DIR, audit_env, manage_argv, run_child
 from bench._pg import throwaway_database
-from bench._server import workdir
+from bench._server import private_redis, workdir
 
 ROTATIONS = 60
 LATENCY_RUNS = 30
@@ -105,7 +105,7 @@ def _local_redis():
 
 
 @contextlib.contextmanager
-def redis_database(group, path, free_port):
+def redis_database(path):
     """A Redis URL of the bench's own: db REDIS_DB of the local server (flushed), else a private server."""
     import redis
 
@@ -123,23 +123,8 @@ def redis_database(group, path, free_port):
             client.flushdb()
             client.close()
         return
-    from secretsadmin.embedded_redis import redis_server_binary
-
-    port = free_port()
-    (path / "redis").mkdir()
-    server = group.start("redis", [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "no", "--dir", str(path / "redis")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            if redis.Redis(port=port, socket_timeout=0.5).ping():
-                break
-        except (redis.RedisError, OSError):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("bench: the private redis-server did not start") from None
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0", "a private redis-server (6379 did not answer)"
+    with private_redis(path) as base:
+        yield f"{base}/0", "a private redis-server (6379 did not answer)"
 
 
 def _child(env, *args):
@@ -232,7 +217,7 @@ def run():
     load_before = os.getloadavg()[0]  # other work on the machine skews every figure: say how much there was
     group = ProcessGroup()
     try:
-        with workdir() as path, throwaway_database() as url, redis_database(group, path, free_port) as redis:
+        with workdir() as path, throwaway_database() as url, redis_database(path) as redis:
             if url is None:
                 raise SystemExit("bench: rotation_throughput needs PostgreSQL (BENCH_PG_URL); it is not reachable")
             redis_url, redis_what = redis

@@ -1,7 +1,6 @@
 """Which policy governs a secret, what a policy generates, and the frozen copy a run executes."""
 import secrets
 import string
-from datetime import timedelta
 
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.fields.json import KeyTextTransform
@@ -113,33 +112,28 @@ def effective_policy(secret):
     return policies_for([secret])[secret.pk]
 
 
+def _governing(policy_field, value_of, default, rules):
+    """Case(the secret's own assignment, then each rule in order): `policy_field` of the governing policy."""
+    direct = PolicyAssignment.objects.filter(secret=OuterRef("pk")).values(policy_field)[:1]
+    whens = [When(Exists(direct), then=Subquery(direct))]
+    whens += [When(_rule_condition(rule), then=Value(value_of(rule))) for rule in rules]
+    return Case(*whens, default=Value(default), output_field=IntegerField())
+
+
 def policy_id_expression(rules=None):
     """A database expression giving each Secret row its governing policy id (NULL when none)."""
     rules = rule_assignments() if rules is None else rules
-    direct = PolicyAssignment.objects.filter(secret=OuterRef("pk")).values("policy_id")[:1]
-    whens = [When(Exists(direct), then=Subquery(direct))]
-    whens += [When(_rule_condition(rule), then=Value(rule.policy_id)) for rule in rules]
-    return Case(*whens, default=Value(None), output_field=IntegerField())
+    return _governing("policy_id", lambda rule: rule.policy_id, None, rules)
 
 
 def interval_expression(default_days, rules=None):
     """Each Secret row's rotation interval in days, and the distinct values it can take."""
     rules = rule_assignments() if rules is None else rules
-    direct = PolicyAssignment.objects.filter(secret=OuterRef("pk")).values("policy__interval_days")[:1]
-    whens = [When(Exists(direct), then=Subquery(direct))]
-    whens += [When(_rule_condition(rule), then=Value(rule.policy.interval_days)) for rule in rules]
     values = {default_days, *(rule.policy.interval_days for rule in rules)}
     values |= set(RotationPolicy.objects.filter(assignments__secret__isnull=False)
                   .values_list("interval_days", flat=True).distinct())
-    return Case(*whens, default=Value(default_days), output_field=IntegerField()), sorted(values)
-
-
-def overdue_q(now, values, field="policy_interval", base="rotation_base"):
-    """Rows whose rotation base is older than their own interval (needs both annotations)."""
-    condition = Q(pk__in=[])
-    for days in values:
-        condition |= Q(**{field: days, f"{base}__lt": now - timedelta(days=days)})
-    return condition
+    expression = _governing("policy__interval_days", lambda rule: rule.policy.interval_days, default_days, rules)
+    return expression, sorted(values)
 
 
 class PolicyIntervals:
