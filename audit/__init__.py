@@ -6,3 +6,10 @@ def record(event_type, *, actor, **fields):
     from audit.recorder import record as _record
 
     return _record(event_type, actor=actor, **fields)
+
+
+def record_many(events, *, actor):
+    """See audit.recorder.record_many: several (event_type, fields) of one change, in one append."""
+    from audit.recorder import record_many as _record_many
+
+    return _record_many(events, actor=actor)

@@ -23,6 +23,15 @@ APPEND_SQL = (
     "RETURNING 1) INSERT INTO audit_auditevent ("
     + _INSERT_COLUMNS + ") SELECT " + _PLACEHOLDERS + " FROM moved"
 )
+# Several events in one statement (a rotation step's finish and the next step's start): VALUES rows need
+# every type spelled out, or a column that is NULL in every row would be read as text.
+_TYPED = {**CASTS, "sequence": "::bigint", "uuid": "::uuid", "timestamp": "::timestamptz", "actor_id": "::integer"}
+_ROW = "(" + ", ".join("%s" + _TYPED.get(c, "") for c in COLUMNS) + ")"
+APPEND_MANY_SQL = (
+    "WITH moved AS (UPDATE audit_chainhead SET sequence = %s, hash = %s WHERE id = 1 AND sequence = %s "  # noqa: S608 - constant column names; values are bound
+    "RETURNING 1) INSERT INTO audit_auditevent (" + _INSERT_COLUMNS + ") SELECT rows.* FROM (VALUES {rows}) AS rows ("
+    + _INSERT_COLUMNS + ") CROSS JOIN moved"
+)
 MAX_ATTEMPTS = 1000  # only reached if something keeps moving the head without appending
 
 
@@ -42,18 +51,26 @@ class PostgresAppender:
         return row
 
     def append(self, fields):
+        return self.append_many([fields])[0]
+
+    def append_many(self, many):
+        """Chain and insert events in order, in one statement: all of them or (on a lost race) none, then again."""
         for _ in range(MAX_ATTEMPTS):
             if self.head is None:
                 self.head = self._read_head()
             sequence, prev_hash = self.head
-            record = {**fields, "sequence": sequence + 1, "prev_hash": prev_hash}
-            record["hash"] = event_hash(prev_hash, record)
-            values = [json.dumps(record[c]) if c == "details" else record[c] for c in COLUMNS]
+            records = []
+            for fields in many:
+                record = {**fields, "sequence": sequence + len(records) + 1, "prev_hash": prev_hash}
+                record["hash"] = prev_hash = event_hash(prev_hash, record)
+                records.append(record)
+            values = [json.dumps(record[c]) if c == "details" else record[c] for record in records for c in COLUMNS]
+            sql = APPEND_SQL if len(records) == 1 else APPEND_MANY_SQL.format(rows=", ".join([_ROW] * len(records)))
             with connections[self.using].cursor() as cursor:
-                cursor.execute(APPEND_SQL, [record["sequence"], record["hash"], sequence, *values])
-                appended = cursor.rowcount == 1
+                cursor.execute(sql, [records[-1]["sequence"], records[-1]["hash"], sequence, *values])
+                appended = cursor.rowcount == len(records)
             if appended:
-                self.head = (record["sequence"], record["hash"])
-                return record
+                self.head = (records[-1]["sequence"], records[-1]["hash"])
+                return records
             self.head = None  # another process appended first: look again
         raise RuntimeError("could not claim the audit chain head")

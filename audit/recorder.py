@@ -123,20 +123,38 @@ def record(event_type, *, actor, **fields):
     return store(build_fields(event_type, actor=actor, **fields), primary, mirrors)
 
 
+def record_many(events, *, actor):
+    """Append several events of one change, in order, as record() would one by one (fewer round trips).
+
+    `events`: (event_type, fields) pairs, the fields as record() takes them. Returns the chained records.
+    """
+    primary, mirrors = configured_storages()
+    return store_many([build_fields(event_type, actor=actor, **fields) for event_type, fields in events],
+                      primary, mirrors)
+
+
 def store(fields, primary, mirrors=()):
+    return store_many([fields], primary, mirrors)[0]
+
+
+def store_many(many, primary, mirrors=()):
     try:
-        stored = primary.append(fields)
+        stored = primary.append(many[0]) if len(many) == 1 else primary.append_many(many)
     except (DatabaseError, OSError) as exc:
         if settings.AUDIT_FAIL_CLOSED:
             raise AuditWriteError(
                 f"the audit log could not be written ({type(exc).__name__}); the operation was not carried out"
             ) from exc
-        log.error("audit write failed (fail-open): %s %s", fields["event_type"], type(exc).__name__)
+        log.error("audit write failed (fail-open): %s %s", ", ".join(f["event_type"] for f in many),
+                  type(exc).__name__)
         _count_write_failure()
-        stored = {**fields, "sequence": None, "prev_hash": "", "hash": ""}
+        stored = [{**fields, "sequence": None, "prev_hash": "", "hash": ""} for fields in many]
+    else:
+        stored = [stored] if len(many) == 1 else stored
     if mirrors:
         # Mirrors see only what was committed: a rolled-back operation leaves no trace there either.
-        transaction.on_commit(lambda: _mirror(mirrors, stored))
+        for record in stored:
+            transaction.on_commit(lambda record=record: _mirror(mirrors, record))
     return stored
 
 

@@ -63,8 +63,13 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
-    # A dead worker's live gauges (e.g. requests in progress) must stop counting towards the total.
+    # A dead worker's live gauges (e.g. requests in progress) must stop counting towards the total, and its
+    # counters are folded into the archives at once: workers are recycled (max_requests), and only this
+    # container can tell which pids are dead (the scheduler's archive job runs in a worker container).
     if _multiprocess_dir() is not None:
         from prometheus_client import multiprocess
 
+        from secretsadmin.metrics_archive import archive_dead_processes
+
         multiprocess.mark_process_dead(worker.pid)
+        archive_dead_processes()

@@ -75,6 +75,7 @@ class Runner:
         self.generated = None  # the value this process staged, if it did: verify compares against it
         self.adapter = None
         self.entry = None  # the StepLog row of the step in progress, once this runner has recorded its start
+        self.events = None  # audit events of the transaction in progress (see commit())
         self.released = False
 
     # -- the lease ----------------------------------------------------------------------------------
@@ -126,7 +127,7 @@ class Runner:
                 elif state in NEXT:
                     if self.entry is None:
                         # Picked up at a step another attempt had started (a killed worker's run): a new attempt.
-                        with transaction.atomic():
+                        with self.commit():
                             self.renew()
                             self.record_start(rotation)
                     self.run_step(rotation)
@@ -150,14 +151,27 @@ class Runner:
             setattr(rotation, name, value)
 
     def record_start(self, rotation):
-        """The StepLog row and audit event of the step `rotation` is now in (inside the caller's transaction)."""
+        """The StepLog row and audit event of the step `rotation` is now in (inside the caller's commit())."""
         self.entry = StepLog.objects.create(request=rotation, step=rotation.state, attempt=rotation.attempts)
         self._audit("rotation.step_started", rotation, step=rotation.state, attempt=rotation.attempts)
 
+    @contextlib.contextmanager
+    def commit(self):
+        """One transaction; the audit events _audit() collected in it are appended together at its end."""
+        with transaction.atomic():
+            self.events = []
+            yield
+            if self.events:
+                audit.record_many(self.events, actor="worker")
+            self.events = None
+
     def move(self, rotation, state, **fields):
         """A bookkeeping transition (no external call); entering a step records its start in the same commit."""
-        with transaction.atomic():
+        with self.commit():
             self.transition(rotation, state, timezone.now(), **fields)
+            if state == State.STAGING and not rotation.old_version:
+                # From here until promote (or cancel) the next sync must not call the provider's changes drift.
+                Secret.objects.filter(pk=rotation.secret_id).update(rotating=True)
             if state in NEXT:
                 self.record_start(rotation)
 
@@ -184,7 +198,7 @@ class Runner:
         attempt, state = rotation.attempts, NEXT[step]
         if state == State.GRACE and fields["grace_until"] <= now:
             state = State.REVOKING_OLD  # no grace period to wait out: straight on to revoking the old version
-        with transaction.atomic():
+        with self.commit():
             self.transition(rotation, state, now, attempts=0, error="", **fields)
             StepLog.objects.filter(pk=self.entry.pk).update(outcome=StepLog.Outcome.SUCCEEDED, finished_at=now)
             self.entry = None
@@ -206,7 +220,7 @@ class Runner:
         if not transient and not isinstance(exc, SecretError | TargetError | VerificationFailed | GeneratorError
                                                 | TargetConfigError):
             log.exception("rotation %s: unexpected error in step %s", self.request_id, step)
-        with transaction.atomic():
+        with self.commit():
             self.transition(rotation, state, now, resume_state=step, attempts=attempts, error=message,
                             next_attempt_at=next_attempt)
             StepLog.objects.filter(pk=entry.pk).update(outcome=StepLog.Outcome.FAILED, finished_at=now,
@@ -220,13 +234,15 @@ class Runner:
                 self._audit("secret.rotation", rotation, outcome="failure", failure_reason=message)
                 SecretMetrics.record_secret_rotation(rotation.secret.name, False, rotation.secret.provider.name)
         if gives_up:
-            notifications.run_finished(rotation.pk)
+            notifications.run_finished(rotation)
         # Otherwise the reconciler re-enqueues the run once next_attempt_at has passed.
 
     def _audit(self, event_type, rotation, *, outcome="success", failure_reason="", **details):
-        audit.record(event_type, actor="worker", target=rotation, provider=rotation.secret.provider.name,
-                     secret_name=rotation.secret.name, outcome=outcome, failure_reason=failure_reason,
-                     details={**details, "request": str(rotation.uuid), "trigger": rotation.trigger})
+        """Queue an event for the commit() in progress (appended with the rest of that transaction's events)."""
+        self.events.append((event_type, {
+            "target": rotation, "provider": rotation.secret.provider.name, "secret_name": rotation.secret.name,
+            "outcome": outcome, "failure_reason": failure_reason,
+            "details": {**details, "request": str(rotation.uuid), "trigger": rotation.trigger}}))
 
     # -- the steps: external calls only; each first checks whether it already happened ------------------
     def _adapter(self, rotation):
@@ -244,10 +260,8 @@ class Runner:
         if not rotation.old_version:
             # Write-ahead: remember what "old" is before the provider has a new version to confuse it with.
             current = adapter.describe_secret(name).current_version or NO_VERSION
-            with transaction.atomic():
-                if not self._mine().update(old_version=current):
-                    raise LostClaim(self.request_id)
-                Secret.objects.filter(pk=rotation.secret_id).update(rotating=True)
+            if not self._mine().update(old_version=current):
+                raise LostClaim(self.request_id)
             rotation.old_version = current
         value = generate_for(rotation.frozen_policy)
         staged = adapter.stage_version(name, value, rotation.token)
@@ -312,7 +326,7 @@ class Runner:
         return {"finished_at": timezone.now()}
 
     def after_revoking_old(self, rotation, fields):
-        transaction.on_commit(lambda: notifications.run_finished(rotation.pk))
+        notifications.run_finished(rotation)  # it enqueues once this transaction commits
 
 
 def _describe(exc):

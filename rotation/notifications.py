@@ -34,17 +34,31 @@ def request_decided(rotation, *, approve, final):
     _enqueue("decided", rotation.pk, approve=bool(approve), final=bool(final))
 
 
-def run_finished(request_id):
-    _enqueue("finished", request_id)
+def run_finished(rotation):
+    if rotation.state == State.SUCCEEDED and rotation.requested_by_id is None \
+            and not settings.ROTATION_NOTIFY_WEBHOOK_URL:
+        return  # a scheduled run that succeeded: nobody to tell, so no job that would only find that out
+    _enqueue("finished", rotation.pk)
+
+
+_queues = {}
+
+
+def _queue():
+    """The notification queue, one per process: a new Redis client per enqueue cost a connection handshake."""
+    # "auto": this already runs after the commit; django-rq's own deferral (inside an outer atomic
+    # block) would raise a Redis error later, past the except clause below.
+    # redis-py's pool notices a fork and opens new connections in the child, so keeping it is safe.
+    key = repr(settings.RQ_QUEUES.get("default"))  # a changed configuration gets a queue of its own
+    if key not in _queues:
+        _queues[key] = django_rq.get_queue("default", commit_mode="auto")
+    return _queues[key]
 
 
 def _enqueue(kind, request_id, **extra):
     def put():
         try:
-            # "auto": this already runs after the commit; django-rq's own deferral (inside an outer atomic
-            # block) would raise a Redis error later, past this except clause.
-            django_rq.get_queue("default", commit_mode="auto").enqueue(
-                send_rotation_notification_job, kind, request_id, **extra)
+            _queue().enqueue(send_rotation_notification_job, kind, request_id, **extra)
         except RedisError as exc:
             # The rotation or decision is committed; a lost notification must not undo or fail it.
             log.warning("rotation %s: %s notification not enqueued (%s)", request_id, kind, type(exc).__name__)

@@ -2,7 +2,7 @@
 import secrets
 import string
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.lookups import Exact
 
@@ -58,7 +58,7 @@ def generate_for(frozen):
 # ---------------------------------------------------------------- which policy applies
 
 
-def _rule_condition(assignment, prefix=""):
+def rule_condition(assignment, prefix=""):
     """The assignment's rule as a condition on Secret rows (`prefix` for a query through a relation)."""
     condition = Q()
     if assignment.provider_id:
@@ -114,9 +114,12 @@ def effective_policy(secret):
 
 def _governing(policy_field, value_of, default, rules):
     """Case(the secret's own assignment, then each rule in order): `policy_field` of the governing policy."""
-    direct = PolicyAssignment.objects.filter(secret=OuterRef("pk")).values(policy_field)[:1]
-    whens = [When(Exists(direct), then=Subquery(direct))]
-    whens += [When(_rule_condition(rule), then=Value(value_of(rule))) for rule in rules]
+    direct = PolicyAssignment.objects.filter(secret__isnull=False)
+    own = Subquery(direct.filter(secret=OuterRef("pk")).values(policy_field)[:1])
+    # An uncorrelated IN (one hashed set of the few directly assigned secrets) rather than an EXISTS per row:
+    # several times faster over a whole inventory (measured at 100,000 secrets for the compliance checks).
+    whens = [When(pk__in=direct.values("secret_id"), then=own)]
+    whens += [When(rule_condition(rule), then=Value(value_of(rule))) for rule in rules]
     return Case(*whens, default=Value(default), output_field=IntegerField())
 
 

@@ -1,33 +1,15 @@
 """GET /metrics: every process's metrics in one scrape, for a bearer token or an allowed address only."""
-import hmac
-import ipaddress
 import os
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
+from secretsadmin.metrics_access import refusal, scrape_allowed
 from secretsadmin.metrics_archive import reading
 from secretsadmin.posture import PostureCollector
-
-
-def _bearer_ok(request):
-    header = request.headers.get("Authorization", "")
-    scheme, _, presented = header.partition(" ")
-    return bool(settings.METRICS_TOKEN) and scheme.lower() == "bearer" and hmac.compare_digest(
-        presented.strip().encode(), settings.METRICS_TOKEN.encode())
-
-
-def _address_ok(request):
-    # REMOTE_ADDR only: a forwarded header is whatever the client wants it to be.
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(network) for network in settings.METRICS_ALLOWED_NETWORKS)
 
 
 def registry():
@@ -56,11 +38,11 @@ class _Forward:
 @require_safe
 @never_cache
 def metrics(request):
-    if not (_bearer_ok(request) or _address_ok(request)):
-        answer = HttpResponse("Scraping /metrics needs the metrics bearer token or an allowed address.\n",
-                              status=401 if settings.METRICS_TOKEN else 403, content_type="text/plain")
-        if settings.METRICS_TOKEN:
-            answer["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    if not scrape_allowed(request.headers.get("Authorization", ""), request.META.get("REMOTE_ADDR", "")):
+        status, headers, body = refusal()
+        answer = HttpResponse(body, status=status, content_type="text/plain")
+        for name, value in headers:
+            answer[name] = value
         return answer
     with reading():  # the archiver must not fold files while this scrape reads them
         exposition = generate_latest(registry())

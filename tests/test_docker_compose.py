@@ -10,7 +10,8 @@ import yaml
 BASE_DIR = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-APP_SERVICES = ["migrate", "web", "worker", "scheduler"]
+APP_SERVICES = ["migrate", "web", "worker", "rotation-worker", "scheduler"]
+WORKERS = ["worker", "rotation-worker"]
 LONG_RUNNING = [name for name in SERVICES if name != "migrate"]
 GUNICORN_CONF = BASE_DIR / "deploy" / "gunicorn.conf.py"
 PROMETHEUS_CONF = yaml.safe_load((BASE_DIR / "deploy" / "prometheus" / "prometheus.yml").read_text())
@@ -53,7 +54,8 @@ def _strings(node):
 
 
 def test_it_defines_the_production_services():
-    assert set(SERVICES) == {"postgres", "redis", "migrate", "web", "worker", "scheduler", "prometheus"}
+    assert set(SERVICES) == {"postgres", "redis", "migrate", "web", "worker", "rotation-worker", "scheduler",
+                             "prometheus"}
     assert SERVICES["postgres"]["image"] == "postgres:16-alpine"
     assert SERVICES["redis"]["image"] == "redis:7-alpine"
     assert SERVICES["prometheus"]["image"].startswith("prom/prometheus:")
@@ -87,6 +89,7 @@ def test_health_checks_probe_the_right_thing():
     assert probe("redis") == "redis-cli ping"
     assert probe("prometheus") == "wget -qO- http://127.0.0.1:9090/-/healthy"
     assert probe("worker") == "python manage.py rq_healthcheck worker"
+    assert probe("rotation-worker") == "python manage.py rq_healthcheck worker"
     assert probe("scheduler") == "python manage.py rq_healthcheck scheduler"
 
 
@@ -106,14 +109,14 @@ def test_migrations_run_once_before_the_app_starts():
     assert "healthcheck" not in SERVICES["migrate"]
     assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "migrate" not in SERVICES["migrate"]["depends_on"]
-    for service in ("web", "worker", "scheduler"):
+    for service in ("web", *WORKERS, "scheduler"):
         depends_on = SERVICES[service]["depends_on"]
         assert depends_on["migrate"]["condition"] == "service_completed_successfully"
         assert depends_on["postgres"]["condition"] == "service_healthy"
         assert depends_on["redis"]["condition"] == "service_healthy"
 
 
-@pytest.mark.parametrize("service", ["web", "worker"])
+@pytest.mark.parametrize("service", ["web", *WORKERS])
 def test_scalable_services_have_no_fixed_container_name(service):
     assert "container_name" not in SERVICES[service]
 
@@ -149,9 +152,12 @@ def test_app_commands_refer_to_things_that_exist(service):
         assert _management_command_exists(command[2]), command[2]
         if command[2] == "rqcron":
             assert (BASE_DIR / (command[3].replace(".", "/") + ".py")).is_file()
+        if "--worker-class" in command:
+            module = command[command.index("--worker-class") + 1].rpartition(".")[0]
+            assert (BASE_DIR / (module.replace(".", "/") + ".py")).is_file()
 
 
-@pytest.mark.parametrize("service", ["worker", "scheduler"])
+@pytest.mark.parametrize("service", [*WORKERS, "scheduler"])
 def test_health_check_commands_exist(service):
     test = SERVICES[service]["healthcheck"]["test"]
     assert test[1:3] == ["python", "manage.py"]
@@ -167,8 +173,26 @@ def test_the_cron_schedule_loads_and_its_queues_are_worked():
     jobs = {job.func_name: job for job in scheduler.get_jobs()}
     job = jobs["secretsadmin.jobs.clear_expired_sessions_job"]
     assert (job.queue_name, job.cron) == ("default", "17 3 * * *")
-    worked = set(_command("worker")[3:]) - {"--with-scheduler"}
+    worked = {queue for worker in WORKERS for queue in _queues(worker)}
     assert {job.queue_name for job in jobs.values()} <= worked
+    assert worked == {"default", "rotation", "sync", "reports"}
+
+
+def _queues(worker):
+    """The queue names a worker service's command works (the positional arguments before the first option)."""
+    queues = []
+    for argument in _command(worker)[3:]:
+        if argument.startswith("--"):
+            break
+        queues.append(argument)
+    return queues
+
+
+def test_rotations_run_in_a_worker_of_their_own_without_a_fork_per_job():
+    assert _queues("rotation-worker") == ["rotation"]
+    command = _command("rotation-worker")
+    assert command[command.index("--worker-class") + 1] == "rotation.jobs.RotationWorker"
+    assert "rotation" not in _queues("worker")  # never behind a sync, never in a forked horse
 
 
 def test_no_credential_literals():
@@ -207,15 +231,25 @@ def test_postgres_reads_its_password_from_a_secret():
     assert "POSTGRES_PASSWORD" not in environment
 
 
-def test_prometheus_multiprocess_dir_is_set_only_where_gunicorn_creates_it():
-    # Any process with the variable set writes metric files there and crashes if it is missing.
+def test_prometheus_multiprocess_dir_is_private_and_set_only_where_it_is_created_and_served():
+    # Any process with the variable set writes metric files there and crashes if it is missing; the files
+    # are named by pid, which means something only inside one container, so each has a tmpfs of its own.
+    # gunicorn (on_starting) and rqworker_with_metrics create it, and each serves it on its own port.
     for name in APP_SERVICES:
         environment = SERVICES[name]["environment"]
-        if _command(name)[0] == "gunicorn":
+        command = _command(name)
+        if command[0] == "gunicorn" or command[2] == "rqworker_with_metrics":
             directory = environment["PROMETHEUS_MULTIPROC_DIR"]
-            assert directory in SERVICES[name]["tmpfs"]
+            assert SERVICES[name]["tmpfs"] == [directory], name
+            assert "volumes" not in SERVICES[name], name
         else:
             assert "PROMETHEUS_MULTIPROC_DIR" not in environment, name
+
+
+@pytest.mark.parametrize("service", ["web", *WORKERS])
+def test_services_with_metrics_know_the_token_prometheus_presents(service):
+    assert SERVICES[service]["environment"]["METRICS_TOKEN_FILE"] == "/run/secrets/metrics_token"
+    assert "metrics_token" in SERVICES[service]["secrets"]
 
 
 def test_prometheus_mounts_exist_in_the_repository():
@@ -230,15 +264,22 @@ def test_prometheus_mounts_exist_in_the_repository():
     assert (BASE_DIR / "deploy" / "prometheus" / "rules").is_dir()
 
 
-def test_prometheus_scrapes_the_web_replicas_with_the_mounted_token():
+def test_prometheus_scrapes_every_web_and_worker_replica_with_the_mounted_token():
     assert PROMETHEUS_CONF["rule_files"] == ["/etc/prometheus/rules/*.yml"]
-    [job] = PROMETHEUS_CONF["scrape_configs"]
-    assert job["job_name"] == "secretsadmin" and job["metrics_path"] == "/metrics"
-    [dns] = job["dns_sd_configs"]
-    assert (dns["names"], dns["port"]) == (["web"], 8000)
-    credentials_file = job["authorization"]["credentials_file"]
+    jobs = {job["job_name"]: job for job in PROMETHEUS_CONF["scrape_configs"]}
+    assert set(jobs) == {"secretsadmin", "secretsadmin-workers"}
     mounted = {s["target"]: s["source"] for s in SERVICES["prometheus"]["secrets"]}
-    assert mounted[credentials_file] == "metrics_token"
+    for job in jobs.values():
+        assert job["metrics_path"] == "/metrics"
+        assert mounted[job["authorization"]["credentials_file"]] == "metrics_token"
+    [web] = jobs["secretsadmin"]["dns_sd_configs"]
+    assert (web["names"], web["port"]) == (["web"], 8000)
+    [workers] = jobs["secretsadmin-workers"]["dns_sd_configs"]
+    assert sorted(workers["names"]) == sorted(WORKERS)
+    for worker in WORKERS:
+        command = _command(worker)
+        assert command[2] == "rqworker_with_metrics"
+        assert int(command[command.index("--metrics-port") + 1]) == workers["port"]
 
 
 def test_gunicorn_config_compiles():
@@ -278,3 +319,23 @@ def test_gunicorn_clears_only_stale_metric_files_at_start(monkeypatch, tmp_path)
     (directory / "unrelated.txt").write_text("kept")
     settings["on_starting"](None)
     assert sorted(p.name for p in directory.iterdir()) == ["unrelated.txt"]
+
+
+def test_gunicorn_folds_a_dead_workers_metric_files_when_it_exits(monkeypatch, tmp_path):
+    from tests.monitoring.test_metrics_archive import run_child, values
+
+    settings = runpy.run_path(str(GUNICORN_CONF))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    run_child(tmp_path, 3)  # a process that counted and exited, as a recycled gunicorn worker does
+    before = values(tmp_path)
+    [counter] = tmp_path.glob("counter_*.db")
+    pid = int(counter.stem.split("_")[1])
+
+    class Worker:
+        pass
+
+    worker = Worker()
+    worker.pid = pid
+    settings["child_exit"](None, worker)
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["counter_archive.db", "histogram_archive.db"]
+    assert values(tmp_path) == pytest.approx(before)

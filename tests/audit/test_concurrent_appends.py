@@ -1,4 +1,4 @@
-"""Several processes appending at once never fork the chain."""
+"""Several processes appending at once, one event or several at a time, never fork the chain."""
 import subprocess
 
 import pytest
@@ -12,8 +12,13 @@ import sys, django
 django.setup()
 import audit
 name = sys.argv[1]
-for i in range(int(sys.argv[2])):
-    audit.record("rotation.step_finished", actor="worker", secret_name=f"{name}/{i}", details={"step": i})
+for i in range(0, int(sys.argv[2]), 2):
+    if i % 4:  # every other round, two events in one append (as a rotation step's commit writes them)
+        audit.record_many([("rotation.step_finished", {"secret_name": f"{name}/{j}", "details": {"step": j}})
+                           for j in (i, i + 1)], actor="worker")
+    else:
+        for j in (i, i + 1):
+            audit.record("rotation.step_finished", actor="worker", secret_name=f"{name}/{j}", details={"step": j})
 """
 PROCESSES, EVENTS_EACH = 4, 40
 
@@ -35,5 +40,9 @@ def test_parallel_writers_keep_one_unbroken_chain(subprocess_env):
     names = [n.split("/")[0] for n in AuditEvent.objects.order_by("sequence").values_list("secret_name", flat=True)]
     switches = sum(1 for a, b in zip(names, names[1:], strict=False) if a != b)
     assert switches >= PROCESSES - 1
+    # Each writer's events keep their order, batched or not.
+    for n in range(PROCESSES):
+        mine = AuditEvent.objects.filter(secret_name__startswith=f"writer-{n}/").order_by("sequence")
+        assert [event.details["step"] for event in mine] == list(range(EVENTS_EACH))
     result = verify_database()
     assert result.ok, result.summary()

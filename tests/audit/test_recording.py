@@ -108,3 +108,30 @@ def test_odd_text_never_breaks_an_append():
     audit.record("auth.login_failed", actor="system", outcome="failure", target=("auth.user", "", "nul\x00byte\ud800"))
     event = AuditEvent.objects.get()
     assert "\x00" not in event.target_text and event.content_matches_hash()
+
+
+@pytest.mark.django_db
+def test_record_many_appends_in_order_as_one_chain(role_users):
+    audit.record("auth.login", actor=role_users["alice"])
+    records = audit.record_many([
+        ("rotation.step_finished", {"secret_name": "app/db", "details": {"step": "staging"}}),
+        ("rotation.step_started", {"secret_name": "app/db", "details": {"step": "applying"}}),
+        ("secret.rotation", {"secret_name": "app/db", "provider": "vault"}),
+    ], actor="worker")
+    events = list(AuditEvent.objects.order_by("sequence"))
+    assert [e.event_type for e in events] == ["auth.login", "rotation.step_finished", "rotation.step_started",
+                                              "secret.rotation"]
+    assert [e.sequence for e in events] == [1, 2, 3, 4]
+    assert [r["sequence"] for r in records] == [2, 3, 4]
+    assert all(e.actor_type == "worker" and e.content_matches_hash() for e in events[1:])
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+    audit.record("auth.logout", actor=role_users["alice"])  # the head moved by three: the next append follows on
+    assert AuditEvent.objects.order_by("-sequence").first().prev_hash == events[-1].hash
+
+
+@pytest.mark.django_db
+def test_record_many_refuses_the_whole_batch_if_one_event_is_bad():
+    with pytest.raises(SecretInAuditDetails):
+        audit.record_many([("secret.rotation", {"secret_name": "a"}),
+                           ("secret.rotation", {"secret_name": "b", "details": {"password": "x"}})], actor="worker")
+    assert not AuditEvent.objects.exists()

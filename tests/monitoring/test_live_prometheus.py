@@ -1,5 +1,6 @@
 """A real Prometheus on loopback scrapes a running SecretsAdmin while a failing provider makes reveals fail;
 its HTTP API then shows the failure counter and a non-zero rate. Bounded in time, stops by itself."""
+import contextlib
 import shutil
 import subprocess
 import time
@@ -16,18 +17,13 @@ PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 DEADLINE = 90
 
 
-@pytest.fixture
-def prometheus(tmp_path, live_server):
+@contextlib.contextmanager
+def running_prometheus(tmp_path, scrape_configs):
+    """A real Prometheus on a free loopback port scraping every second; yields its base URL."""
     if not shutil.which(PROMETHEUS):
         pytest.fail("Prometheus is not installed: apt-get install prometheus (.ci/run does it)")
-    target = live_server.url.removeprefix("http://")
-    (tmp_path / "prometheus.yml").write_text(f"""
-global: {{scrape_interval: 1s, evaluation_interval: 1s}}
-scrape_configs:
-  - job_name: secretsadmin
-    metrics_path: /metrics
-    static_configs: [{{targets: ["{target}"]}}]
-""")
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n" + scrape_configs)
     port = free_port()
     process = subprocess.Popen(
         [PROMETHEUS, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
@@ -40,6 +36,17 @@ scrape_configs:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def prometheus(tmp_path, live_server):
+    target = live_server.url.removeprefix("http://")
+    with running_prometheus(tmp_path, f"""
+  - job_name: secretsadmin
+    metrics_path: /metrics
+    static_configs: [{{targets: ["{target}"]}}]
+""") as base:
+        yield base
 
 
 def wait(predicate, what):

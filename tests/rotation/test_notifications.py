@@ -230,7 +230,7 @@ def test_a_successful_run_emails_the_requester(
         notify_secret, role_users, enqueued, mailoutbox, django_capture_on_commit_callbacks):
     rotation = file_request(notify_secret, role_users["bob"], state=State.SUCCEEDED, new_version="7")
     with django_capture_on_commit_callbacks(execute=True):
-        run_finished(rotation.pk)
+        run_finished(rotation)
     work(enqueued)
     assert mail_to(mailoutbox) == ["bob@example.invalid"]
     assert mailoutbox[0].subject.endswith("Rotation of notify-test:app/db#password succeeded")
@@ -242,7 +242,7 @@ def test_a_run_needing_attention_tells_requester_and_approvers_the_error_line(
     rotation = file_request(notify_secret, role_users["bob"], state=State.NEEDS_ATTENTION,
                             error="NetworkError: provider unreachable\nsecond line")
     with django_capture_on_commit_callbacks(execute=True):
-        run_finished(rotation.pk)
+        run_finished(rotation)
     work(enqueued)
     assert mail_to(mailoutbox) == ["bob@example.invalid", "charlie@example.invalid"]
     body = mailoutbox[0].body
