@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from secretsadmin.config_compliance import COMPLIANCE_KEYS, ComplianceConfigError, parse_compliance
 from secretsadmin.config_metrics import METRICS_KEYS, MetricsConfigError, parse_metrics
 from secretsadmin.config_providers import PROVIDER_KINDS, ProviderError, ProviderSpec, parse_providers
 from secretsadmin.config_rotation import ROTATION_KEYS, RotationConfigError, parse_rotation
@@ -33,6 +34,7 @@ _KNOWN_KEYS = {
     "audit": ("storages", "jsonl_path", "fail_closed", "retention_days", "forwarded_proxy_count"),
     "rotation": ROTATION_KEYS,
     "metrics": METRICS_KEYS,
+    "compliance": COMPLIANCE_KEYS,
 }
 _AUDIT_STORAGES = ("database", "jsonl", "log")
 
@@ -59,6 +61,7 @@ class Config:
     metrics: dict = field(repr=False)  # holds the scrape token
     providers: list[ProviderSpec]
     data: dict = field(repr=False)
+    compliance: dict = field(default_factory=dict)
 
 
 def read_env(name: str, environ: Mapping[str, str]) -> str | None:
@@ -141,6 +144,10 @@ def load_config(
         metrics = parse_metrics(data.get("metrics", {}), env, read_env("METRICS_TOKEN", environ))
     except MetricsConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    try:
+        compliance = parse_compliance(data.get("compliance", {}))
+    except ComplianceConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     if env == "production":
         _refuse_unsafe_production(debug, secret_key, allowed_hosts, redis_url, source)
     try:
@@ -164,6 +171,7 @@ def load_config(
         metrics=metrics,
         providers=providers,
         data=data,
+        compliance=compliance,
     )
 
 

@@ -35,7 +35,7 @@ def objects(role_users):
         RotationRequest.objects.create(secret=secret, requested_by=role_users["bob"], reason="test"),
         RotationPolicy.objects.create(name="test-policy"),
         ComplianceReport.objects.create(framework="nist-800-53", period_start=timezone.now(),
-                                        period_end=timezone.now(), results={}, sha256="0" * 64),
+                                        period_end=timezone.now(), sha256="0" * 64),
     ]
 
 

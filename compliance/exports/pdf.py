@@ -1,0 +1,250 @@
+"""The PDF export for auditors (reportlab): cover, summary, one section per control with its evidence and drill-down
+tables, "Page N of M" on every page.
+
+Deterministic: reportlab's invariant mode fixes the document ID and object order, and the creation date written
+is the snapshot's own, so the same snapshot always gives the same bytes. Only the 14 standard PDF fonts are used
+(nothing to install or embed); text they cannot encode is shown as "?".
+"""
+import io
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfgen import canvas
+from reportlab.platypus import (
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from compliance.exports import FrozenSnapshot
+
+MARGIN = 16 * mm
+WIDTH = A4[0] - 2 * MARGIN
+CELL_FONT, CELL_SIZE = "Helvetica", 7
+CELL_CHARS = 400  # a longer cell is cut: one row must never be taller than a page (the CSV/JSON hold it all)
+STATUS_LABELS = {"pass": "Pass", "partial": "Partial", "fail": "Fail", "not_applicable": "Not applicable"}
+STATUS_COLOURS = {"pass": colors.HexColor("#1e7e34"), "partial": colors.HexColor("#b8860b"),
+                  "fail": colors.HexColor("#b02a37"), "not_applicable": colors.HexColor("#6c757d")}
+GRID = colors.HexColor("#c8ccd0")
+HEADER_FILL = colors.HexColor("#e9ecef")
+
+
+def _text(value):
+    """Plain text the standard fonts can show (cp1252); anything else becomes "?"."""
+    text = "" if value is None else str(value)
+    return text.encode("cp1252", "replace").decode("cp1252")
+
+
+def _para(value, style):
+    return Paragraph(escape(_text(value)), style)
+
+
+def _pdf_date(iso_timestamp):
+    """The snapshot's generation time as a PDF date (D:YYYYMMDDHHmmSS+00'00')."""
+    digits = "".join(ch for ch in (iso_timestamp or "")[:19] if ch.isdigit())
+    return f"D:{digits.ljust(14, '0')}+00'00'"
+
+
+def _numbered_canvas(footer, pdf_date):
+    """A canvas class that writes the footer with "Page N of M" once the total is known."""
+
+    class NumberedCanvas(canvas.Canvas):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.setDateFormatter(lambda *ignored: pdf_date)  # the snapshot's time, never the clock
+            self._pages = []
+
+        def showPage(self):
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            total = len(self._pages)
+            for number, state in enumerate(self._pages, start=1):
+                self.__dict__.update(state)
+                self.setFont("Helvetica", 7)
+                self.setFillColor(colors.HexColor("#495057"))
+                self.drawString(MARGIN, 9 * mm, footer)
+                self.drawRightString(A4[0] - MARGIN, 9 * mm, f"Page {number} of {total}")
+                super().showPage()
+            super().save()
+
+    return NumberedCanvas
+
+
+def _styles():
+    sheet = getSampleStyleSheet()
+    small = ParagraphStyle("small", parent=sheet["BodyText"], fontSize=8.5, leading=11)
+    return {
+        "title": ParagraphStyle("title", parent=sheet["Title"], fontSize=24, leading=30, spaceAfter=8),
+        "subtitle": ParagraphStyle("subtitle", parent=sheet["Heading2"], alignment=1, spaceAfter=24),
+        "h1": ParagraphStyle("h1", parent=sheet["Heading1"], fontSize=15, leading=19, spaceBefore=4),
+        "h2": ParagraphStyle("h2", parent=sheet["Heading3"], fontSize=10.5, leading=13, spaceBefore=8),
+        "body": ParagraphStyle("body", parent=sheet["BodyText"], fontSize=9.5, leading=12.5),
+        "small": small,
+        "muted": ParagraphStyle("muted", parent=small, textColor=colors.HexColor("#6c757d")),
+        "cell": ParagraphStyle("cell", parent=small, fontSize=8, leading=10),
+    }
+
+
+def _grid(data, widths, *, header=True, font_size=8):
+    table = Table(data, colWidths=widths, repeatRows=1 if header else 0)
+    style = [
+        ("FONT", (0, 0), (-1, -1), "Helvetica", font_size),
+        ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]
+    if header:
+        style += [("FONT", (0, 0), (-1, 0), "Helvetica-Bold", font_size), ("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL)]
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _cover(snapshot, styles):
+    results = snapshot.results
+    fields = [
+        ("Organisation", snapshot.inputs.get("organisation") or results.get("organisation") or "-"),
+        ("Framework", snapshot.framework_label()),
+        ("Catalog version", snapshot.inputs.get("catalog_version") or "-"),
+        ("Period", snapshot.period_label()),
+        ("Generated by", snapshot.generated.get("by") or "system"),
+        ("Generated at", (snapshot.generated.get("at") or "").replace("T", " ").replace("Z", " UTC")),
+        ("Snapshot", snapshot.uuid),
+        ("Digest (SHA-256)", snapshot.digest),
+    ]
+    rows = [[_para(label, styles["cell"]), _para(value, styles["cell"])] for label, value in fields]
+    table = _grid(rows, [40 * mm, WIDTH - 40 * mm], header=False)
+    table.setStyle(TableStyle([("FONT", (0, 0), (0, -1), "Helvetica-Bold", 8), ("BACKGROUND", (0, 0), (0, -1),
+                                                                                 HEADER_FILL)]))
+    return [Spacer(1, 40 * mm), Paragraph("Compliance report", styles["title"]),
+            _para(snapshot.framework_label(), styles["subtitle"]), table, Spacer(1, 10 * mm),
+            _para("This report is a frozen snapshot: its content and digest never change. The digest is the SHA-256 "
+                  "of the canonical JSON of the snapshot's generated, inputs and results (see the JSON export).",
+                  styles["muted"]), PageBreak()]
+
+
+def _status(status):
+    colour = STATUS_COLOURS.get(status, colors.black).hexval()[2:]
+    return f'<font color="#{colour}"><b>{escape(STATUS_LABELS.get(status, str(status)))}</b></font>'
+
+
+def _summary(snapshot, styles):
+    results = snapshot.results
+    counts = results.get("summary") or {}
+    keys = ["pass", "partial", "fail", "not_applicable", "total"]
+    table = _grid([[STATUS_LABELS.get(k, "Total") for k in keys], [str(counts.get(k, 0)) for k in keys]],
+                  [WIDTH / len(keys)] * len(keys))
+    overview = [["Control", "Title", "Status", "Summary"]]
+    for control in results.get("controls") or []:
+        overview.append([_para(control.get("id"), styles["cell"]), _para(control.get("title"), styles["cell"]),
+                         Paragraph(_status(control.get("status")), styles["cell"]),
+                         _para(control.get("summary"), styles["cell"])])
+    return [Paragraph("Summary", styles["h1"]), table, Spacer(1, 6 * mm),
+            _grid(overview, [28 * mm, 50 * mm, 22 * mm, WIDTH - 100 * mm]), PageBreak()]
+
+
+def _cell_lines(value, width):
+    text = _text(value)
+    if len(text) > CELL_CHARS:
+        text = text[:CELL_CHARS - 3] + "..."
+    # Most cells are short: only measure (and wrap) a cell that might not fit.
+    if len(text) * CELL_SIZE <= width and "\n" not in text:
+        return text
+    return "\n".join(simpleSplit(text, CELL_FONT, CELL_SIZE, width) or [""])
+
+
+def _column_widths(columns, rows):
+    sample = [columns, *rows[:200]]
+    lengths = [max(4, min(40, max(len(_text(row[i])) if i < len(row) else 0 for row in sample)))
+               for i in range(len(columns))]
+    return [WIDTH * length / sum(lengths) for length in lengths]
+
+
+def _drilldown(drilldown, styles):
+    columns = list(drilldown.get("columns") or [])
+    rows = drilldown.get("rows") or []
+    total = drilldown.get("total", len(rows))
+    intro = f"{drilldown.get('title') or 'Rows'}: {total} row(s)"
+    if drilldown.get("truncated"):
+        intro += f"; the first {len(rows)} are in the snapshot (the CSV and JSON exports hold the same rows)"
+    flowables = [_para(intro, styles["small"])]
+    if rows and columns:
+        widths = _column_widths(columns, rows)
+        inner = [w - 4 for w in widths]  # less the cell padding
+        data = [[_cell_lines(c, w) for c, w in zip(columns, inner, strict=True)]]
+        data += [[_cell_lines(row[i] if i < len(row) else "", w) for i, w in enumerate(inner)] for row in rows]
+        flowables.append(_grid(data, widths, font_size=CELL_SIZE))
+    return flowables
+
+
+def _figures(figures, styles):
+    if not figures:
+        return []
+    rows = [["Figure", "Value"]] + [[_text(key), _cell_lines(value, WIDTH / 2)] for key, value in
+                                    sorted(figures.items())]
+    return [_grid(rows, [WIDTH * 0.35, WIDTH * 0.65])]
+
+
+def _control(control, checks, shown_in, styles):
+    head = [Paragraph(f"{escape(_text(control.get('id')))} {escape(_text(control.get('title')))}", styles["h1"]),
+            Paragraph(f"Status: {_status(control.get('status'))}", styles["body"])]
+    if control.get("summary"):
+        head.append(_para(control["summary"], styles["body"]))
+    related = ", ".join(f"{item.get('framework')} {item.get('id')}" for item in control.get("related") or [])
+    if related:
+        head.append(_para(f"Related controls: {related}", styles["muted"]))
+    if control.get("note"):
+        head.append(_para(f"Catalog note: {control['note']}", styles["muted"]))
+    flowables = [KeepTogether(head)]
+    if not control.get("checks"):
+        flowables.append(_para("No evidence check applies to this control.", styles["muted"]))
+    for slug in control.get("checks") or []:
+        check = checks.get(slug) or {}
+        flowables.append(KeepTogether([
+            Paragraph(f"Evidence: {escape(_text(check.get('title') or slug))} - {_status(check.get('status'))}",
+                      styles["h2"]),
+            _para(check.get("summary"), styles["body"]),
+            _para(f"Rule: {check.get('rule') or '-'}", styles["muted"]),
+        ]))
+        flowables += _figures(check.get("figures"), styles)
+        drilldown = check.get("drilldown")
+        if drilldown and slug in shown_in:
+            flowables.append(_para(f"Drill-down: {drilldown.get('title') or 'rows'} ({drilldown.get('total', 0)} "
+                                   f"row(s)), shown under {shown_in[slug]}.", styles["small"]))
+        elif drilldown:
+            shown_in[slug] = _text(control.get("id"))  # each check's rows once; later controls point back here
+            flowables.append(Spacer(1, 2 * mm))
+            flowables += _drilldown(drilldown, styles)
+    flowables.append(Spacer(1, 6 * mm))
+    return flowables
+
+
+def render(snapshot: FrozenSnapshot) -> bytes:
+    styles = _styles()
+    results = snapshot.results
+    checks = results.get("checks") or {}
+    story = _cover(snapshot, styles) + _summary(snapshot, styles)
+    shown_in = {}
+    for control in results.get("controls") or []:
+        story += _control(control, checks, shown_in, styles)
+    buffer = io.BytesIO()
+    footer = _text(f"{snapshot.framework_label()} | {snapshot.period_label()} | snapshot {snapshot.uuid[:8]} | "
+                   f"SHA-256 {snapshot.digest[:16]}")
+    doc = SimpleDocTemplate(
+        buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN, bottomMargin=MARGIN + 4 * mm,
+        invariant=1, title=_text(f"Compliance report: {snapshot.framework_label()}, {snapshot.period_label()}"),
+        author=_text(snapshot.generated.get("by") or "system"), subject=_text(snapshot.period_label()),
+        creator="SecretsAdmin", keywords=f"snapshot {snapshot.uuid} sha256 {snapshot.digest}",
+    )
+    doc.build(story, canvasmaker=_numbered_canvas(footer, _pdf_date(snapshot.generated.get("at"))))
+    return buffer.getvalue()
