@@ -71,7 +71,8 @@ def _coverage_parts(ctx):
         ("Approval decision", "rotation.approved / rotation.rejected", decisions, decisions.exclude(
             _event_for(("rotation.approved", "rotation.rejected"), "request__uuid", actor_id=OuterRef("approver_id")))
          .order_by("decided_at", "pk"), ("request__secret__provider__name", "request__secret__name", "decided_at")),
-        ("Value revealed", "secret.retrieval", reveals, reveals.exclude(Exists(retrieval)).order_by("sequence"),
+        ("Value revealed", "secret.retrieval", reveals,
+         reveals.exclude(Exists(retrieval)).order_by("timestamp", "sequence"),
          ("provider", "secret_name", "timestamp")),
         ("Secret appeared", "secret.creation or inventory.synced", new,
          _new_secrets_unaccounted(ctx).order_by("first_seen_at", "pk"), ("provider__name", "name", "first_seen_at")),

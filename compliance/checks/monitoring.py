@@ -81,7 +81,7 @@ def rotation_failures_resolved(ctx):
                "unresolved": open_alerts.values("target_id").distinct().count(),
                "overdue": overdue.values("target_id").distinct().count()}
     rows = drilldown("Unresolved runs", ["Needs attention since", "Provider", "Secret", "Run", "Error"],
-                     open_alerts.order_by("sequence").values_list("timestamp", "provider", "secret_name",
+                     open_alerts.order_by("timestamp", "sequence").values_list("timestamp", "provider", "secret_name",
                                                                   "target_id", "failure_reason"))
     if not figures["runs"]:
         return result(NOT_APPLICABLE, "No rotation needed attention in the period", figures, rows)
@@ -111,7 +111,7 @@ def drift_investigated(ctx):
         changes=Count("pk"), investigated=Count("pk", filter=Q(done=True)),
         overdue=Count("pk", filter=Q(done=False) & late))
     rows = drilldown("Out-of-band changes not followed up", ["Detected", "Provider", "Secret", "Version now"],
-                     changes.exclude(_followed_up(ctx)).order_by("sequence")
+                     changes.exclude(_followed_up(ctx)).order_by("timestamp", "sequence")
                      # As text on every database (a key lookup gives "5" on PostgreSQL but 5 on SQLite).
                      .annotate(version=KT("details__current_version"))
                      .values_list("timestamp", "provider", "secret_name", "version"),
