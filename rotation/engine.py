@@ -239,8 +239,11 @@ class Runner:
 
     def _audit(self, event_type, rotation, *, outcome="success", failure_reason="", **details):
         """Queue an event for the commit() in progress (appended with the rest of that transaction's events)."""
+        # Not str(rotation), which names the run's state: a step's finish is recorded after the run moved on, and
+        # "(Applying to target)" on the finish of staging misleads. The step is in the details.
+        target = (rotation._meta.label_lower, str(rotation.uuid), f"rotation of {rotation.secret}")
         self.events.append((event_type, {
-            "target": rotation, "provider": rotation.secret.provider.name, "secret_name": rotation.secret.name,
+            "target": target, "provider": rotation.secret.provider.name, "secret_name": rotation.secret.name,
             "outcome": outcome, "failure_reason": failure_reason,
             "details": {**details, "request": str(rotation.uuid), "trigger": rotation.trigger}}))
 
