@@ -239,9 +239,11 @@ class Runner:
 
     def _audit(self, event_type, rotation, *, outcome="success", failure_reason="", **details):
         """Queue an event for the commit() in progress (appended with the rest of that transaction's events)."""
-        # Not str(rotation), which names the run's state: a step's finish is recorded after the run moved on, and
-        # "(Applying to target)" on the finish of staging misleads. The step is in the details.
-        target = (rotation._meta.label_lower, str(rotation.uuid), f"rotation of {rotation.secret}")
+        # Named by the step the event is about, not by str(rotation)'s state: a step's finish is recorded after the
+        # run moved on, and "(Applying to target)" on the finish of staging would mislead.
+        step = details.get("step")
+        text = f"rotation of {rotation.secret}" + (f" ({State(step).label})" if step else "")
+        target = (rotation._meta.label_lower, str(rotation.uuid), text)
         self.events.append((event_type, {
             "target": target, "provider": rotation.secret.provider.name, "secret_name": rotation.secret.name,
             "outcome": outcome, "failure_reason": failure_reason,

@@ -53,13 +53,13 @@ def test_an_approved_run_goes_through_every_step_and_revokes_the_old_version(vau
     assert events.count(("rotation.step_started", "success")) == 5
     assert events.count(("rotation.step_finished", "success")) == 5
     assert ("secret.rotation", "success") in events
-    # Step events in the order they happened, each naming its own step; the target text names the run, not a
-    # state that a finish has already left (the events of one commit are written together).
+    # Step events in the order they happened, each naming its own step, in the details and in the target's text
+    # (not the state a finish has already moved the run to; the events of one commit are written together).
     steps = list(AuditEvent.objects.filter(target_id=str(approved.uuid), event_type__startswith="rotation.step_")
                  .order_by("sequence").values_list("event_type", "details__step", "target_text"))
     assert [(kind, step) for kind, step, _ in steps] == [
         (kind, step) for step in STEPS for kind in ("rotation.step_started", "rotation.step_finished")]
-    assert {text for _, _, text in steps} == {f"rotation of {secret}"}
+    assert all(text == f"rotation of {secret} ({State(step).label})" for _, step, text in steps)
     # The value is nowhere in the database.
     assert new_value not in str(list(AuditEvent.objects.values())) + str(list(RotationRequest.objects.values()))
     # The next sync sees SecretsAdmin's own rotation, not an out-of-band change.
