@@ -101,6 +101,48 @@ ROTATION_CHOICES = [("overdue", "Overdue"), ("never", "Never rotated")]
 YES_NO = [("", "Any"), ("true", "Yes"), ("false", "No")]
 
 
+# A provider is stale once a sync has been missed: its interval twice over, plus the scheduler's five-minute check
+# and time for the sync to run (providers.jobs.enqueue_due_syncs_job queues one when its interval has passed).
+SYNC_STALE_SLACK_MINUTES = 10
+
+
+def sync_problem_condition(now, intervals):
+    """Enabled providers whose last sync failed, or whose last successful sync (their registration, if none) is
+    older than twice their interval plus the slack. Needs the `sync_base` annotation (with_sync_base);
+    `intervals` are the distinct sync_interval_minutes values (there are a handful)."""
+    stale = Q(pk__in=[])
+    for minutes in intervals:
+        stale |= Q(sync_interval_minutes=minutes,
+                   sync_base__lt=now - timedelta(minutes=2 * minutes + SYNC_STALE_SLACK_MINUTES))
+    return Q(enabled=True) & (Q(last_sync_ok=False) | stale)
+
+
+def with_sync_base(queryset):
+    return queryset.annotate(sync_base=Coalesce("last_successful_sync_at", "created_at"))
+
+
+def sync_problems(queryset, now=None):
+    """The providers of `queryset` whose last sync failed or is stale."""
+    intervals = Provider.objects.order_by().values_list("sync_interval_minutes", flat=True).distinct()
+    return with_sync_base(queryset).filter(sync_problem_condition(now or timezone.now(), list(intervals)))
+
+
+class ProviderFilter(django_filters.FilterSet):
+    sync = django_filters.ChoiceFilter(choices=[("problem", "Failed or stale")], method="filter_sync",
+                                       label="Last sync", empty_label="Any")
+
+    class Meta:
+        model = Provider
+        fields = []
+        form = FilterForm
+
+    def filter_sync(self, queryset, name, value):
+        return sync_problems(queryset)
+
+    def querystring(self):
+        return filter_querystring(self)
+
+
 class SecretFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_text", label="Search", max_length=200,
                                   widget=_text("name, description or tag"))

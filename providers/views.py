@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST, require_safe
 from audit.models import AuditEvent
 from providers.adapters.base import SecretError
 from providers.adapters.calls import CallPolicy
-from providers.filters import SecretFilter, rotation_age
+from providers.filters import ProviderFilter, SecretFilter, rotation_age
 from providers.forms import ProviderForm
 from providers.inventory_paging import ProviderBlockPaginator
 from providers.models import Provider, Secret
@@ -36,8 +36,14 @@ PROVIDER_FIELDS = ("name", "kind", "description", "enabled", "sync_interval_minu
 
 def provider_list(request):
     providers = visible_objects_or_403(request.user, "providers.view_provider", Provider.objects.all())
+    filterset = ProviderFilter(request.GET, queryset=providers, request=request)
+    valid = filterset.is_valid()
     return render(request, "providers/provider_list.html", {
-        "page": paginate(request, providers),
+        # An invalid filter shows its errors and no rows: showing everything would look like a match.
+        "page": paginate(request, filterset.qs if valid else providers.none()),
+        "filterset": filterset,
+        "filters_valid": valid,
+        "querystring": filterset.querystring(),
         "can_add": request.user.has_perm("providers.add_provider"),
     })
 

@@ -58,6 +58,17 @@ def decidable_requests(user):
     return queryset if scope is None else queryset.filter(secret__in=scope)
 
 
+def reviews_owed(user):
+    """Emergency rotations whose post-incident review the user may acknowledge: visible secrets they approve,
+    run by someone else (acknowledge_review decides in the end)."""
+    if not holds_permission_anywhere(user, APPROVE):
+        return RotationRequest.objects.none()
+    queryset = visible_requests(user).filter(review_required=True, reviewed_at__isnull=True).exclude(
+        requested_by=user)
+    scope = _secret_scope(user, APPROVE)
+    return queryset if scope is None else queryset.filter(secret__in=scope)
+
+
 def in_approver_groups(user, rotations):
     """The rotations whose frozen policy names no approver groups, or one the user belongs to."""
     group_ids = None

@@ -1,12 +1,15 @@
 """Forms of the rotation pages: the request list's filters, the action forms, and policy editing."""
 import json
+from datetime import timedelta
 
 import django_filters
 from django import forms
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from providers.models import Provider
 from rotation.models import RotationPolicy, RotationRequest
+from rotation.outcomes import failed_since
 from rotation.policies import GeneratorError, generate_secure_secret
 from rotation.services import MAX_REASON
 from secretsadmin.forms import BootstrapFormMixin, FilterForm, filter_querystring, text_input
@@ -24,6 +27,8 @@ STATE_GROUPS = {
 }
 STATE_GROUP_CHOICES = [("open", "Open"), ("pending", "Pending approval"), ("running", "Running"),
                        ("attention", "Needs attention"), ("review", "Review open"), ("finished", "Finished")]
+FAILED_CHOICES = [("7", "In the last 7 days"), ("30", "In the last 30 days"), ("90", "In the last 90 days")]
+REQUESTER_CHOICES = [("", "Anyone"), ("true", "Me")]
 
 
 class RotationRequestFilter(django_filters.FilterSet):
@@ -32,6 +37,11 @@ class RotationRequestFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=STATE_GROUP_CHOICES, method="filter_state", label="State",
                                         empty_label="Any")
     trigger = django_filters.ChoiceFilter(choices=RotationRequest.Trigger.choices, label="Trigger", empty_label="Any")
+    # Runs whose worker gave up in the window (the audit trail's failed secret.rotation events).
+    failed = django_filters.ChoiceFilter(choices=FAILED_CHOICES, method="filter_failed", label="Failed",
+                                         empty_label="Any time or never")
+    mine = django_filters.BooleanFilter(method="filter_mine", label="Requested by",
+                                        widget=forms.Select(choices=REQUESTER_CHOICES))
     # Set by the "all rotations of this secret" link; kept as a hidden field so filtering keeps it.
     secret = django_filters.UUIDFilter(field_name="secret__uuid", widget=forms.HiddenInput)
 
@@ -44,6 +54,15 @@ class RotationRequestFilter(django_filters.FilterSet):
         if value == "review":
             return queryset.filter(review_required=True, reviewed_at__isnull=True)
         return queryset.filter(state__in=STATE_GROUPS[value])
+
+    def filter_failed(self, queryset, name, value):
+        return failed_since(queryset, timezone.now() - timedelta(days=int(value)))
+
+    def filter_mine(self, queryset, name, value):
+        user = getattr(self.request, "user", None)
+        if not value or user is None:
+            return queryset
+        return queryset.filter(requested_by=user)
 
     def querystring(self):
         return filter_querystring(self)

@@ -4,6 +4,7 @@ from rq import cron
 from audit.services import verify_audit_chain_job
 from providers.jobs import enqueue_due_syncs_job
 from rotation.jobs import reconcile_rotations_job, rotate_due_secrets_job
+from secretsadmin.dashboard import refresh_dashboard_snapshot_job
 from secretsadmin.jobs import clear_expired_sessions_job
 from secretsadmin.metrics_archive import archive_dead_metrics_job
 from secretsadmin.posture import refresh_posture_snapshot_job
@@ -26,6 +27,9 @@ cron.register(reconcile_rotations_job, queue_name="rotation", interval=30, job_t
 
 # The inventory figures behind /metrics' posture gauges, so that a scrape never scans the inventory.
 cron.register(refresh_posture_snapshot_job, queue_name="default", interval=60, job_timeout=300)
+
+# Likewise the dashboard's inventory and rotation figures, so that a visit never waits for those passes.
+cron.register(refresh_dashboard_snapshot_job, queue_name="default", interval=60, job_timeout=300)
 
 # Every job runs in a new work-horse process that leaves metric files behind; fold the dead ones together
 # so that the cost of a scrape does not grow with every job ever run.

@@ -1,4 +1,4 @@
-"""Browser-test fixtures: Debian's Chromium driven by Playwright, a real rotation worker, signed-in pages.
+"""Browser-test fixtures: Debian's Chromium driven by Playwright, real worker processes, signed-in pages, artifacts.
 
 The rotation suite's fixtures (a local OpenBao, a policy, a synced secret) are imported to re-export them:
 a conftest.py applies only below its own directory.
@@ -11,6 +11,7 @@ from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import BASE_DIR, MANAGE, PYTHON, TEST_PASSWORD
+from tests.e2e.artifacts import Artifacts
 from tests.rotation.conftest import kv_mount, policy, secret, vault, vault_provider, worker_env  # noqa: F401
 from tests.rotation.workers import WORKER_CLASS, kill_worker
 
@@ -20,6 +21,19 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run", "--disable-component-update", "--disable-sync"]
 # A loaded CI machine renders a page in more than Playwright's default 5 s; a wait that needs longer says so.
 expect.set_options(timeout=15_000)
+_REPORTS = pytest.StashKey[dict]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # Kept on the item, so that fixtures can tell at teardown whether the test failed.
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+def _failed(item):
+    return any(report.failed for report in item.stash.get(_REPORTS, {}).values())
 
 
 @pytest.fixture
@@ -41,14 +55,23 @@ def browser(monkeypatch):
 
 
 @pytest.fixture
-def sign_in(browser, live_server):
-    """sign_in("bob") -> a page of a fresh browser context (own cookies), signed in through the login form."""
+def artifacts(request):
+    """This test's screenshots (test-artifacts/<test>/), and the HTML of each step for secret-value checks."""
+    return Artifacts(request.node.name)
+
+
+@pytest.fixture
+def sign_in(request, browser, live_server, artifacts):
+    """sign_in("bob") -> a page of a fresh browser context (own cookies), signed in through the login form.
+
+    If the test fails, every open page is kept (screenshot and HTML) before the contexts close.
+    """
     contexts = []
 
     def sign_in(username):
-        context = browser.new_context(base_url=live_server.url)
+        context = browser.new_context(base_url=live_server.url, accept_downloads=True)
         context.set_default_timeout(15_000)
-        contexts.append(context)
+        contexts.append((username, context))
         page = context.new_page()
         page.goto("/")  # a stranger is sent to the sign-in form
         page.get_by_label("Username").fill(username)
@@ -58,19 +81,48 @@ def sign_in(browser, live_server):
         return page
 
     yield sign_in
-    for context in contexts:
+    if _failed(request.node):
+        for username, context in contexts:
+            for number, page in enumerate(context.pages, start=1):
+                artifacts.keep_failure(page, f"{username}-{number}")
+    for _, context in contexts:
         context.close()
 
 
 @pytest.fixture
-def rotation_worker(worker_env, tmp_path):  # noqa: F811  (requests the fixture imported above)
-    """A real `manage.py rqworker rotation` process on the test database; killed with its work-horse at the end."""
-    log = tmp_path / "rotation-worker.log"
-    with log.open("wb") as output:
-        worker = subprocess.Popen([PYTHON, MANAGE, "rqworker", "rotation", *WORKER_CLASS], env=worker_env, cwd=BASE_DIR,
-                                  stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-    yield worker
-    if worker.poll() is not None:
+def start_worker(worker_env, tmp_path):  # noqa: F811  (requests the fixture imported above)
+    """start_worker("sync", ...) -> a real `manage.py rqworker` process on the test database and Redis.
+
+    Killed with its work-horses at the end; one that exited early fails the test with its log.
+    """
+    started = []
+
+    def start(*queues, worker_class=(), env=None):
+        log = tmp_path / f"worker-{'-'.join(queues)}.log"
+        with log.open("wb") as output:
+            worker = subprocess.Popen([PYTHON, MANAGE, "rqworker", *queues, *worker_class],
+                                      env={**worker_env, **(env or {})}, cwd=BASE_DIR, stdout=output,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        started.append((worker, log))
+        return worker
+
+    yield start
+    exited = [(worker, log) for worker, log in started if worker.poll() is not None]
+    for worker, _ in started:
+        if worker.poll() is None:
+            kill_worker(worker)
+    for worker, log in exited:
         # A worker that never ran the job leaves the page waiting; say why rather than only "timed out".
-        pytest.fail(f"the rotation worker exited early ({worker.returncode}): {log.read_text()[-2000:]}")
-    kill_worker(worker)
+        pytest.fail(f"a worker exited early ({worker.returncode}): {log.read_text()[-2000:]}")
+
+
+@pytest.fixture
+def rotation_worker(start_worker):
+    """The rotation queue's worker as deployed (jobs run in the worker process)."""
+    return start_worker("rotation", worker_class=WORKER_CLASS)
+
+
+@pytest.fixture
+def jobs_worker(start_worker):
+    """The general worker as deployed (docker-compose's "worker"): default, sync and reports queues."""
+    return start_worker("default", "sync", "reports")
