@@ -92,3 +92,18 @@ def request_sync(provider, *, actor):
     with transaction.atomic():
         audit.record("inventory.sync_requested", actor=actor, target=provider, provider=provider.name)
         enqueue_sync(provider)
+
+
+def sync_status(provider):
+    """What the provider page says about syncing: queued (asked for, not started), running, or idle; and the count.
+
+    "Queued" comes from the audit log: a "Sync now" after the last finished sync that no worker has started yet.
+    """
+    from audit.models import AuditEvent
+
+    requested = (AuditEvent.objects.filter(event_type="inventory.sync_requested", provider=provider.name)
+                 .order_by("-sequence").values_list("timestamp", flat=True).first())
+    queued = bool(requested and not provider.sync_started_at
+                  and (provider.last_sync_at is None or requested > provider.last_sync_at))
+    return {"sync_queued": queued, "sync_busy": queued or provider.sync_started_at is not None,
+            "secret_count": provider.secrets.count()}

@@ -10,6 +10,7 @@ urlpatterns = [
     path("providers/<uuid:uuid>/edit/", views.provider_edit, name="provider_edit"),
     path("providers/<uuid:uuid>/test/", views.provider_test, name="provider_test"),
     path("providers/<uuid:uuid>/sync/", views.provider_sync, name="provider_sync"),
+    path("providers/<uuid:uuid>/sync/status/", views.provider_sync_status, name="provider_sync_status"),
     path("inventory/", views.secret_list, name="secret_list"),
     path("inventory/<uuid:uuid>/", views.secret_detail, name="secret_detail"),
     path("inventory/new/", secret_views.secret_create, name="secret_create"),

@@ -20,7 +20,7 @@ from providers.models import Provider, Secret
 from providers.registry import adapter_for
 from providers.rotation_schedule import interval_source
 from providers.secret_views import creatable_providers
-from providers.services import change_provider, create_provider, request_sync, test_provider_connection
+from providers.services import change_provider, create_provider, request_sync, sync_status, test_provider_connection
 from rotation.views import secret_panel
 from secretsadmin.listing import SinglePassPaginator, paginate
 from secretsadmin.permissions import (
@@ -53,7 +53,7 @@ def provider_detail(request, uuid):
     user = request.user
     return render(request, "providers/provider_detail.html", {
         "provider": provider,
-        "secret_count": provider.secrets.count(),
+        **sync_status(provider),
         "can_change": not provider.managed_by_config and (
             user.has_perm("providers.change_provider") or user.has_perm("providers.change_provider", provider)),
         "can_test": user.has_perm("providers.test_provider") or user.has_perm("providers.test_provider", provider),
@@ -110,8 +110,14 @@ def provider_sync(request, uuid):
     provider = get_object_for_user_or_404(request.user, "providers.view_provider", Provider.objects.all(), uuid=uuid)
     require_permission(request.user, "providers.sync_provider", provider)
     request_sync(provider, actor=request.user)
-    messages.info(request, f"Sync of {provider.name} queued; refresh in a moment to see the result.")
+    messages.info(request, f"Sync of {provider.name} queued; its progress shows below.")
     return redirect("providers:provider_detail", uuid=provider.uuid)
+
+
+def provider_sync_status(request, uuid):
+    """The provider page's sync card, polled by htmx while a sync is queued or running."""
+    provider = get_object_for_user_or_404(request.user, "providers.view_provider", Provider.objects.all(), uuid=uuid)
+    return render(request, "providers/_sync_status.html", {"provider": provider, **sync_status(provider)})
 
 
 # Any UUID will do: it only marks where each secret's own goes in the reversed URL.

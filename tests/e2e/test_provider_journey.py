@@ -11,7 +11,6 @@ from audit.models import AuditEvent
 from providers.models import Provider
 from tests.e2e.pages import nav, total
 from tests.rotation.conftest import write
-from tests.rotation.workers import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 TOKEN_VARIABLE = "SA_E2E_VAULT_TOKEN"  # the provider keeps this name; the token itself stays in the environment
@@ -62,14 +61,16 @@ def test_an_administrator_registers_tests_and_syncs_a_provider(sign_in, artifact
     erin.get_by_role("button", name="Sync now").click()
     expect(erin.get_by_role("alert")).to_contain_text(f"Sync of {name} queued")
     artifacts.shot(erin, "sync-queued")
-    # The page says to refresh once the worker is done: wait for the worker's result in the database, then do.
-    wait_for(lambda: Provider.objects.filter(pk=provider.pk, last_sync_at__isnull=False).exists(), timeout=60,
-             what="the sync worker to finish")
+    # The sync card follows the worker by itself (htmx polling): no reload, which the marker proves.
+    erin.evaluate("window.journeyMarker = 'still the same page'")
+    card = erin.locator("#sync-status")
+    expect(card).to_have_attribute("data-busy", "false", timeout=60_000)
+    expect(card.get_by_text("ok", exact=True)).to_be_visible()  # the last sync's badge
+    assert erin.evaluate("window.journeyMarker") == "still the same page"
     synced = AuditEvent.objects.get(event_type="inventory.synced", provider=name)
     assert (synced.actor_type, synced.details["created"]) == ("worker", len(SEEDED))  # by the worker process
-    erin.reload()
-    expect(erin.get_by_text("ok", exact=True)).to_be_visible()  # the last sync's badge
-    erin.get_by_role("link", name=str(len(SEEDED)), exact=True).click()  # "Secrets in inventory"
+    artifacts.shot(erin, "sync-finished")
+    card.get_by_role("link", name=f"{len(SEEDED)} secrets", exact=True).click()
     expect(erin.get_by_text(f"{len(SEEDED)} in total.")).to_be_visible()
     for path, key in SEEDED.items():
         expect(erin.get_by_role("link", name=f"{path}#{key}", exact=True)).to_be_visible()
