@@ -88,7 +88,9 @@ SELECT row_number() OVER (ORDER BY ts, kind) AS n, * FROM (
 
 # All events, i = 1..N: every STEP-th sequence number is one of the runs' rows (in their time order); the rest
 # are a weighted mix by i %% 100, their timestamps rising with i over the period. Events come in pairs (same
-# person and secret for i and i + 1), so that each reveal follows its retrieval, as the reveal view writes them.
+# person and secret for i and i + 1), so that each reveal follows its retrieval, as the reveal view writes them:
+# in one request (the same request id and client address). Secret and rotation-step events name their provider
+# and secret, as the application writes them, and every provider syncs (the scheduled sync takes each enabled one).
 EVENTS_SQL = """
 INSERT INTO audit_auditevent (sequence, uuid, timestamp, actor_id, actor_name, actor_type, event_type, outcome,
     failure_reason, target_type, target_id, target_text, provider, secret_name, details, request_id, client_ip,
@@ -105,11 +107,12 @@ SELECT i, md5('event' || i)::uuid,
        CASE WHEN r.n IS NOT NULL THEN 'rotation.rotationrequest'
             WHEN e.event_type LIKE 'secret.%%' THEN 'providers.secret' ELSE 'auth.user' END,
        COALESCE(r.target_id, md5('secret' || k)::uuid::text), 'bench target',
-       COALESCE(r.provider, CASE WHEN e.event_type LIKE 'secret.%%' OR e.event_type = 'inventory.synced'
-                                 THEN (%(provider_names)s::text[])[1 + k %% 5] ELSE '' END),
-       COALESCE(r.secret_name, CASE WHEN e.event_type LIKE 'secret.%%' THEN {name} ELSE '' END),
-       '{}'::jsonb, CASE WHEN e.actor_type = 'user' THEN md5('request' || i) ELSE '' END,
-       CASE WHEN e.actor_type = 'user' THEN ('10.0.' || (i %% 250) || '.' || (1 + i %% 250))::inet END,
+       COALESCE(r.provider, CASE WHEN e.named THEN (%(provider_names)s::text[])[1 + k %% 5]
+                                 WHEN e.event_type = 'inventory.synced' THEN (%(provider_names)s::text[])[1 + i %% 5]
+                                 ELSE '' END),
+       COALESCE(r.secret_name, CASE WHEN e.named THEN {name} ELSE '' END),
+       '{}'::jsonb, CASE WHEN e.actor_type = 'user' THEN md5('request' || e.request) ELSE '' END,
+       CASE WHEN e.actor_type = 'user' THEN ('10.0.' || (e.request %% 250) || '.' || (1 + e.request %% 250))::inet END,
        CASE WHEN e.actor_type = 'user' THEN 'Mozilla/5.0 (bench)' ELSE '' END,
        encode(sha256(('event' || (i - 1))::bytea), 'hex'), encode(sha256(('event' || i)::bytea), 'hex')
 FROM generate_series(1, %(total)s) AS i
@@ -125,7 +128,9 @@ CROSS JOIN LATERAL (SELECT CASE
     ELSE 'audit.chain_verified' END AS event_type) t
 CROSS JOIN LATERAL (SELECT t.event_type, CASE
     WHEN t.event_type IN ('inventory.synced', 'rotation.step_finished') THEN 'worker'
-    WHEN t.event_type = 'audit.chain_verified' THEN 'system' ELSE 'user' END AS actor_type) e
+    WHEN t.event_type = 'audit.chain_verified' THEN 'system' ELSE 'user' END AS actor_type,
+    t.event_type LIKE 'secret.%%' OR t.event_type LIKE 'rotation.step%%' AS named,
+    CASE WHEN t.event_type = 'secret.revealed' THEN b ELSE i END AS request) e
 """.replace("{name}", SECRET_NAME.format(i="k"))
 
 

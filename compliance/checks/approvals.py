@@ -4,6 +4,7 @@ import datetime as dt
 from django.db.models import Count, Exists, F, OuterRef, Q
 
 from audit.models import AuditEvent
+from audit.queries import uuid_text
 from compliance.checks.base import (
     FAIL,
     NOT_APPLICABLE,
@@ -13,7 +14,6 @@ from compliance.checks.base import (
     drilldown,
     plural,
     result,
-    uuid_text,
 )
 from rotation.models import Approval, RotationRequest
 

@@ -1,9 +1,11 @@
 """Audit evidence: operations cross-checked with audit rows, record content, the verified chain, retention, review."""
 from django.conf import settings
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery
 from django.db.models.fields.json import KT
 
-from audit.models import AuditEvent, ChainVerification
+from audit.models import INCOMPLETE, AuditEvent, ChainVerification
+from audit.queries import uuid_text
 from audit.verify import archive_start
 from compliance.checks.base import (
     DRILLDOWN_LIMIT,
@@ -18,9 +20,8 @@ from compliance.checks.base import (
     plural,
     result,
     table,
-    uuid_text,
 )
-from providers.models import Secret
+from providers.models import Provider, Secret
 from rotation.models import Approval, RotationRequest
 
 SUCCESS = AuditEvent.Outcome.SUCCESS
@@ -36,10 +37,26 @@ def _event_for(event_type, uuid_field, **more):
 
 
 def last_successful_syncs(ctx):
-    """{provider name: its last successful inventory sync before the period's end}, from the audit log."""
-    return ctx.remember("audit.last_syncs", lambda: dict(
-        AuditEvent.objects.filter(event_type="inventory.synced", outcome=SUCCESS, timestamp__lt=ctx.as_of)
-        .values_list("provider").annotate(last=Max("timestamp")).values_list("provider", "last")))
+    """{provider name: its last successful inventory sync before the period's end}, from the audit log, for each
+    provider configured now that has one."""
+
+    def compute():
+        # Per provider, the newest sync found walking back from the period's end (a few rows for one that syncs),
+        # rather than reading every sync ever recorded to take each provider's maximum.
+        last = AuditEvent.objects.filter(event_type="inventory.synced", outcome=SUCCESS, provider=OuterRef("name"),
+                                         timestamp__lt=ctx.as_of).order_by("-timestamp").values("timestamp")[:1]
+        return {name: when for name, when in Provider.objects.annotate(last=Subquery(last))
+                .values_list("name", "last") if when is not None}
+
+    return ctx.remember("audit.last_syncs", compute)
+
+
+def period_event_counts(ctx):
+    """{event type: the audit rows of that type in the period}, counted once for the checks that need them."""
+    # COUNT(*), not of the key: the (event_type, timestamp) index then answers alone, without reading the rows.
+    return ctx.remember("audit.period_counts", lambda: dict(
+        AuditEvent.objects.filter(**ctx.in_period("timestamp")).values_list("event_type").annotate(n=Count("*"))
+        .values_list("event_type", "n")))
 
 
 def _new_secrets_unaccounted(ctx):
@@ -51,16 +68,28 @@ def _new_secrets_unaccounted(ctx):
             .exclude(_event_for("secret.creation", "uuid")))
 
 
+def _without_retrieval(ctx, reveals):
+    """The reveals with no successful retrieval of that secret by that person before them in the period.
+
+    A reveal's retrieval is written just before it, in the same request: only this period's rows can match, and
+    it is nearly always the row right before it. That row is tested first (one probe of the unique sequence
+    index); only the reveals it does not vouch for are searched for an earlier retrieval. The first test is a
+    special case of the second, so the rows left are exactly those the second alone leaves.
+    """
+    same = {"event_type": "secret.retrieval", "outcome": SUCCESS, "actor_id": OuterRef("actor_id"),
+            "provider": OuterRef("provider"), "secret_name": OuterRef("secret_name"), "timestamp__gte": ctx.start}
+    just_before = AuditEvent.objects.filter(sequence=OuterRef("sequence") - 1, **same)
+    earlier = AuditEvent.objects.filter(sequence__lt=OuterRef("sequence"), **same)
+    # Two excludes, each its own anti-join, the cheap one first (one exclude of an OR would test every row twice).
+    return reveals.exclude(Exists(just_before)).exclude(Exists(earlier))
+
+
 def _coverage_parts(ctx):
     """(kind, expected event, operations in the period, those lacking their event, drill-down fields) per kind."""
     succeeded = RotationRequest.objects.filter(state=RotationRequest.State.SUCCEEDED, **ctx.in_period("promoted_at"))
     requested = RotationRequest.objects.filter(**ctx.in_period("created_at"))
     decisions = Approval.objects.filter(**ctx.in_period("decided_at"))
     reveals = AuditEvent.objects.filter(event_type="secret.revealed", **ctx.in_period("timestamp"))
-    # A reveal's retrieval is written just before it, in the same request: only this period's rows can match.
-    retrieval = AuditEvent.objects.filter(event_type="secret.retrieval", outcome=SUCCESS, actor_id=OuterRef("actor_id"),
-                                          provider=OuterRef("provider"), secret_name=OuterRef("secret_name"),
-                                          sequence__lt=OuterRef("sequence"), timestamp__gte=ctx.start)
     new = Secret.objects.filter(**ctx.in_period("first_seen_at"))
     run = ("secret__provider__name", "secret__name")
     return [
@@ -72,7 +101,7 @@ def _coverage_parts(ctx):
             _event_for(("rotation.approved", "rotation.rejected"), "request__uuid", actor_id=OuterRef("approver_id")))
          .order_by("decided_at", "pk"), ("request__secret__provider__name", "request__secret__name", "decided_at")),
         ("Value revealed", "secret.retrieval", reveals,
-         reveals.exclude(Exists(retrieval)).order_by("timestamp", "sequence"),
+         _without_retrieval(ctx, reveals).order_by("timestamp", "sequence"),
          ("provider", "secret_name", "timestamp")),
         ("Secret appeared", "secret.creation or inventory.synced", new,
          _new_secrets_unaccounted(ctx).order_by("first_seen_at", "pk"), ("provider__name", "name", "first_seen_at")),
@@ -96,8 +125,7 @@ def audit_coverage(ctx):
         rows += [[kind, *row, expected] for row in fetched]
         figures[key], figures[f"{key}_missing"] = count, absent
         total, missing = total + count, missing + absent
-    events = dict(AuditEvent.objects.filter(event_type__in=SECRET_OPERATIONS, **ctx.in_period("timestamp"))
-                  .values_list("event_type").annotate(n=Count("pk")).values_list("event_type", "n"))
+    events = period_event_counts(ctx)
     figures.update({"operations": total, "missing": missing, "missing_percent": percent(missing, total)})
     figures.update({f"events.{name}": events.get(name, 0) for name in SECRET_OPERATIONS})
     rows = table("Operations without their audit event", ["Operation", "Provider", "Secret", "When",
@@ -110,16 +138,6 @@ def audit_coverage(ctx):
     return result(status, f"{missing} of {plural(total, 'operation')} lack an audit event", figures, rows)
 
 
-def _incomplete():
-    """Audit rows missing who, where or why: the actor, the secret of a secret event, a failure's reason."""
-    anonymous = Q(actor_type=AuditEvent.ActorType.USER, actor_id__isnull=True) & ~Q(event_type="auth.login_failed")
-    nameless_attempt = Q(event_type="auth.login_failed", target_text="")
-    no_secret = (Q(event_type__startswith="secret.") | Q(event_type__startswith="rotation.step")) & (
-        Q(provider="") | Q(secret_name=""))
-    unexplained = Q(outcome=AuditEvent.Outcome.FAILURE, failure_reason="")
-    return anonymous | nameless_attempt | no_secret | unexplained
-
-
 @check("audit_record_content", title="Audit records say who, what, when, where and with what outcome", rule="""
     Every audit row of the period names its actor (a person, the system or a worker; failed sign-ins the account
     tried), its event type and time, the provider and secret of secret events, and the reason of a failure. Pass
@@ -127,12 +145,18 @@ def _incomplete():
     when the period has no audit rows.""")
 def audit_record_content(ctx):
     events = AuditEvent.objects.filter(**ctx.in_period("timestamp"))
-    counts = events.aggregate(events=Count("pk"), incomplete=Count("pk", filter=_incomplete()),
-                              people=Count("actor_id", distinct=True))
+    # audit.models.INCOMPLETE says which rows lack who, where or why. Short questions, not one pass over every row
+    # of the period: the rows are counted by type from the (event_type, timestamp) index alone (shared with
+    # audit_coverage), the incomplete ones in their partial index, and the people who acted (every actor is a
+    # user: rows protect theirs from deletion) with one (actor, timestamp) probe each.
+    incomplete = events.filter(INCOMPLETE)
+    acted = Exists(AuditEvent.objects.filter(actor_id=OuterRef("pk"), **ctx.in_period("timestamp")))
+    counts = {"events": sum(period_event_counts(ctx).values()), "incomplete": incomplete.count(),
+              "people": get_user_model().objects.filter(acted).count()}
     counts["incomplete_percent"] = percent(counts["incomplete"], counts["events"])
     rows = drilldown("Incomplete audit rows", ["#", "Time", "Event", "Actor", "Provider", "Secret", "Outcome",
                                                "Failure reason"],
-                     events.filter(_incomplete()).order_by("sequence").values_list(
+                     incomplete.order_by("sequence").values_list(
                          "sequence", "timestamp", "event_type", "actor_name", "provider", "secret_name", "outcome",
                          "failure_reason"), total=counts["incomplete"])
     if not counts["events"]:

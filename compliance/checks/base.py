@@ -4,9 +4,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
-from django.db.models import CharField, Count, Value, Window
-from django.db.models.functions import Cast, Concat, Substr
+from django.db.models import Count, Window
 from django.utils import timezone
 
 PASS, PARTIAL, FAIL, NOT_APPLICABLE = "pass", "partial", "fail", "not_applicable"
@@ -72,8 +70,13 @@ class CheckContext:
         return {f"{name}__gte": self.start, f"{name}__lt": self.as_of}
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def cell(value):
     """A drill-down or figure value as JSON: datetimes in UTC to the minute, dates ISO, decimals as floats."""
+    if type(value) in _AS_IS:  # most cells of a drill-down: answered before the isinstance tests below
+        return value
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M") if timezone.is_aware(value) else \
             value.strftime("%Y-%m-%d %H:%M")
@@ -148,18 +151,6 @@ def combined(title, columns, parts):
         rows += [row(r) for r in fetched]
         total += count
     return table(title, columns, rows, total=total)
-
-
-def uuid_text(expression):
-    """The text form str(uuid) that audit rows keep in target_id, of a UUID column (PostgreSQL: a cast;
-    SQLite keeps UUIDs as 32 hex digits, so the dashes are put back)."""
-    if connection.vendor == "postgresql":
-        return Cast(expression, CharField())
-    parts = [Substr(expression, start, length) for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]
-    dashed = [parts[0]]
-    for part in parts[1:]:
-        dashed += [Value("-"), part]
-    return Concat(*dashed, output_field=CharField())
 
 
 def plural(count, word, words=None):

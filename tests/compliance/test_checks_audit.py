@@ -1,10 +1,20 @@
 """Audit evidence: operations cross-checked with audit rows, record content, chain, retention, review."""
-import pytest
-from django.test import override_settings
+import datetime as dt
 
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.db import connection, transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from audit.models import INCOMPLETE, AuditEvent
+from audit.recorder import build_fields, configured_storages, store
 from audit.services import verify_audit_chain
+from compliance.checks import CheckContext
+from compliance.checks.audit import last_successful_syncs
 from tests.audit.tampering import tamper
 from tests.compliance.conftest import scenarios_for
+from tests.compliance.evidence import ago
 
 
 @pytest.mark.parametrize(("slug", "status"), scenarios_for("audit"))
@@ -119,3 +129,71 @@ def test_review_activity_lists_who_reviewed(evidence, run_check):
     assert outcome["figures"] == {"reviews_by_people": 2, "reviewers": 1, "automatic_verifications": 0}
     assert [row[1:3] for row in outcome["drilldown"]["rows"]] == [["dana", "audit.exported"],
                                                                    ["dana", "report.generated"]]
+
+
+def test_a_reveal_counts_only_an_earlier_successful_retrieval_of_that_secret_by_that_person(evidence, run_check):
+    provider = evidence.provider("aws-prod")
+    main, other, old = (evidence.secret(provider, name) for name in ("db/main", "db/other", "db/old"))
+    rita, sam = evidence.user("rita"), evidence.user("sam")
+    evidence.event("secret.retrieval", actor=rita, secret=main, days=1.3)
+    evidence.login(sam, days=1.2)  # another request's row between a retrieval and its reveal
+    evidence.event("secret.revealed", actor=rita, secret=main, days=1.1)  # covered, though not the row before
+    evidence.event("secret.retrieval", actor=sam, secret=other, days=1.0)
+    evidence.event("secret.revealed", actor=rita, secret=other, days=0.9)  # right after someone else's retrieval
+    evidence.event("secret.retrieval", actor=rita, secret=other, outcome="failure", days=0.8)
+    evidence.event("secret.revealed", actor=rita, secret=other, days=0.7)  # right after a failed retrieval
+    evidence.event("secret.retrieval", actor=rita, secret=old, days=40)  # before the period
+    evidence.event("secret.revealed", actor=rita, secret=old, days=0.6)
+    evidence.event("secret.retrieval", actor=sam, secret=main, days=0.5)
+    evidence.event("secret.revealed", actor=sam, secret=main, days=0.4)  # the row right before is its retrieval
+    outcome = run_check("audit_coverage")
+    assert (outcome["figures"]["value_revealed"], outcome["figures"]["value_revealed_missing"]) == (5, 3)
+    assert [row[2] for row in outcome["drilldown"]["rows"]] == ["db/other", "db/other", "db/old"]
+
+
+def _unexplained_failure(actor, days=0.5):
+    """A failed event without its reason (the builder always gives one)."""
+    record = build_fields("provider.connection_tested", actor=actor, outcome="failure")
+    record["timestamp"] = ago(days)
+    return store(record, configured_storages()[0])
+
+
+def test_record_content_counts_each_kind_of_incomplete_row_and_the_people_acting(evidence, run_check):
+    olga, pedro = evidence.user("olga"), evidence.user("pedro")
+    secret = evidence.secret(evidence.provider("aws-prod"), "db/main")
+    evidence.login(olga, days=2)
+    evidence.event("secret.retrieval", actor=pedro, secret=secret, days=2)
+    evidence.failed_logins("mallory", 1, days=2)  # complete: it names the account tried
+    evidence.event("rotation.step_finished", actor="worker", secret=secret, days=2)
+    incomplete = [
+        evidence.event("audit.exported", actor=AnonymousUser(), days=1),  # a person's row without the person
+        evidence.event("auth.login_failed", actor=AnonymousUser(), outcome="failure", days=1),  # no account
+        evidence.event("rotation.step_finished", actor="worker", days=1),  # no provider or secret
+        _unexplained_failure(olga),
+    ]
+    outcome = run_check("audit_record_content")
+    assert {key: outcome["figures"][key] for key in ("events", "incomplete", "people")} == {
+        "events": 8, "incomplete": 4, "people": 2}
+    assert [row[0] for row in outcome["drilldown"]["rows"]] == [row["sequence"] for row in incomplete]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite cannot match bound parameters to the index")
+def test_the_incomplete_rows_of_a_period_can_be_read_from_their_partial_index(db):
+    # The index is only worth its place if the planner can prove that the check's filter implies its condition.
+    incomplete = AuditEvent.objects.filter(timestamp__gte=ago(30), timestamp__lt=ago(0)).filter(INCOMPLETE)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = incomplete.order_by().values("timestamp").explain()
+    assert "audit_incomplete_idx" in plan
+
+
+def test_last_successful_syncs_are_those_before_the_period_end(evidence, period):
+    fresh, failing, late, never = (evidence.provider(name) for name in ("fresh", "failing", "late", "never"))
+    for provider, days, outcome in ((fresh, 9, "success"), (fresh, 6, "success"), (failing, 8, "success"),
+                                    (failing, 6, "failure"), (late, 2, "success")):
+        evidence.event("inventory.synced", actor="worker", target=provider, provider=provider.name, days=days,
+                       outcome=outcome)
+    context = CheckContext(period[0], timezone.localdate() - dt.timedelta(days=5), {})
+    last = last_successful_syncs(context)
+    assert set(last) == {"fresh", "failing"}
+    assert (context.as_of - last["fresh"]).days == 1 and (context.as_of - last["failing"]).days == 3

@@ -87,3 +87,42 @@ def test_a_rotation_before_the_change_does_not_follow_it_up(evidence, run_check)
     evidence.run(secret, requester=evidence.user(), created=20, started=19)
     evidence.event("secret.changed_out_of_band", actor="worker", secret=secret, days=10)
     assert run_check("drift_investigated")["status"] == "fail"
+
+
+def test_failed_runs_are_counted_once_each_and_every_open_alert_is_listed(evidence, run_check):
+    provider = evidence.provider("aws-prod")
+
+    def failed_run(name, *alert_days, resolved=None):
+        run = evidence.run(evidence.secret(provider, name), requester=evidence.user(),
+                           state=RotationRequest.State.NEEDS_ATTENTION, created=12, started=11)
+        for days in alert_days:
+            evidence.event("rotation.needs_attention", actor="worker", target=run, secret=run.secret,
+                           outcome="failure", failure_reason="NetworkError", days=days)
+        if resolved is not None:
+            evidence.event("rotation.cancelled", actor=evidence.user(), target=run, secret=run.secret, days=resolved)
+        return run
+
+    failed_run("db/resolved", 6, resolved=5)
+    failed_run("db/overdue", 8, 4)  # two open alerts of one run, both older than 24 hours
+    failed_run("db/recent", 0.2)
+    outcome = run_check("rotation_failures_resolved")
+    assert outcome["figures"] == {"runs": 3, "unresolved": 2, "overdue": 1}
+    assert outcome["status"] == "fail"
+    assert [row[2] for row in outcome["drilldown"]["rows"]] == ["db/overdue", "db/overdue", "db/recent"]
+    assert outcome["drilldown"]["total"] == 3
+
+
+def test_drift_counts_as_overdue_only_the_late_changes_not_followed_up(evidence, run_check):
+    provider = evidence.provider("vault-main")
+    late_followed, late_open, recent_open, recent_followed = (
+        evidence.secret(provider, name) for name in ("app/a", "app/b", "app/c", "app/d"))
+    for secret, days in ((late_followed, 20), (late_open, 20), (recent_open, 1), (recent_followed, 1)):
+        evidence.event("secret.changed_out_of_band", actor="worker", secret=secret, days=days)
+    for secret, days in ((late_followed, 19), (recent_followed, 0.5)):
+        evidence.run(secret, requester=evidence.user(), state=RotationRequest.State.PENDING_APPROVAL, created=days,
+                     started=None)
+    outcome = run_check("drift_investigated")
+    assert outcome["figures"] == {"changes": 4, "investigated": 2, "overdue": 1}
+    assert outcome["status"] == "fail"
+    assert [row[2] for row in outcome["drilldown"]["rows"]] == ["app/b", "app/c"]
+    assert outcome["drilldown"]["total"] == 2
