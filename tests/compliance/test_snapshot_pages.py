@@ -105,7 +105,8 @@ def test_a_running_snapshot_page_polls_its_progress_until_it_is_final(client_for
     client = client_for(data["dana"])
     status_url = reverse("compliance:snapshot_status", args=[report.uuid])
     page = client.get(report.get_absolute_url()).content.decode()
-    assert f'hx-get="{status_url}"' in page and "2 of 8 checks" in page
+    assert f'hx-get="{status_url}"' in page and "2 of 8 evidence checks done" in page
+    assert '<progress class="w-100 d-block" max="100" value="25">' in page
     assert "snapshot-download" not in page
     ComplianceReport.objects.filter(pk=report.pk).update(status="ready", progress_done=8, claimed_until=None)
     final = client.get(status_url, headers={"HX-Request": "true"})

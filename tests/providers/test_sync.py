@@ -12,6 +12,7 @@ from audit.models import AuditEvent
 from providers.models import Provider, Secret
 from providers.sync import claim, sync_provider
 from tests.conftest import BASE_DIR, MANAGE, PYTHON
+from tests.servers.openbao import enable_kv2
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def mount(vault):
     """A KV v2 mount of this test's own, so other tests' secrets stay out of the listing."""
     name = f"kv-{uuid.uuid4().hex[:8]}"
-    vault.root.sys.enable_secrets_engine("kv", path=name, options={"version": "2"})
+    enable_kv2(vault.root, name)
     yield name
     vault.root.sys.disable_secrets_engine(name)
 

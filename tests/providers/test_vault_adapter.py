@@ -8,6 +8,7 @@ import pytest
 from providers.adapters.base import AuthenticationFailed, InvalidFormat, NotFound, Other, PermissionDenied
 from providers.adapters.vault import KEEP_TOKENS, MARKER_PREFIX, VaultConfig, VaultSecretManager
 from tests.providers.conftest import FAST_POLICY
+from tests.servers.openbao import enable_kv2
 
 # The policy's wording, spelled out rather than imported, so that a changed constant fails here.
 NAME_ERROR = "Invalid secret name format for Vault. Expected 'path/to/secret#key'"
@@ -282,7 +283,7 @@ def test_listing_walks_nested_folders(vault, adapter):
 
 def test_listing_an_empty_mount_yields_nothing(vault):
     mount = f"empty-{uuid.uuid4().hex[:8]}"
-    vault.root.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    enable_kv2(vault.root, mount)
     try:
         config = VaultConfig(address=vault.make_adapter().config.address, token=vault.root.token, mount=mount)
         assert list(VaultSecretManager(config, FAST_POLICY).list_secrets()) == []

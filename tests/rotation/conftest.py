@@ -10,6 +10,7 @@ from psycopg import sql
 from providers.models import Provider, Secret
 from providers.sync import sync_provider
 from rotation.models import PolicyAssignment, RotationPolicy
+from tests.servers.openbao import enable_kv2
 
 ADMIN_URL = os.environ.get("TARGET_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -23,7 +24,7 @@ def vault(provider_servers):
 def kv_mount(vault):
     """A KV v2 mount of this test's own."""
     name = f"rot-{uuid.uuid4().hex[:8]}"
-    vault.root.sys.enable_secrets_engine("kv", path=name, options={"version": "2"})
+    enable_kv2(vault.root, name)
     yield name
     vault.root.sys.disable_secrets_engine(name)
 

@@ -46,3 +46,26 @@ class OpenBaoServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self._log.close()
+
+
+def enable_kv2(client, path, timeout=15):
+    """Mount a KV v2 engine at `path` and return once it answers.
+
+    OpenBao upgrades a new KV v2 mount in the background; until it has, every request to it fails with
+    "Upgrading from non-versioned to versioned data" (seen as a flaky fixture on a loaded CI machine).
+    """
+    import hvac.exceptions
+
+    client.sys.enable_secrets_engine("kv", path=path, options={"version": "2"})
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.secrets.kv.v2.read_secret_metadata("mount-ready-probe", mount_point=path)
+        except hvac.exceptions.InvalidPath:
+            return  # a plain "not found": the engine is serving
+        except hvac.exceptions.InvalidRequest as exc:
+            if "Upgrading" not in str(exc) or time.monotonic() > deadline:
+                raise
+        else:
+            return
+        time.sleep(0.05)
