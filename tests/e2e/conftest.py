@@ -64,12 +64,13 @@ def artifacts(request):
 def sign_in(request, browser, live_server, artifacts):
     """sign_in("bob") -> a page of a fresh browser context (own cookies), signed in through the login form.
 
-    If the test fails, every open page is kept (screenshot and HTML) before the contexts close.
+    Keyword arguments go to the context (e.g. timezone_id="Asia/Tokyo"). If the test fails, every open page is
+    kept (screenshot and HTML) before the contexts close.
     """
     contexts = []
 
-    def sign_in(username):
-        context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+    def sign_in(username, **context_options):
+        context = browser.new_context(base_url=live_server.url, accept_downloads=True, **context_options)
         context.set_default_timeout(15_000)
         contexts.append((username, context))
         page = context.new_page()
