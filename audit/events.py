@@ -37,6 +37,8 @@ EVENT_TYPES = {
     "auth.login": "A user signed in",
     "auth.logout": "A user signed out",
     "auth.login_failed": "A sign-in attempt failed",
+    "auth.locked_out": "Sign-in was locked for a username and address after repeated failures",
+    "auth.session_expired": "A session was signed out after being idle too long",
     # Reports and the audit log itself.
     "report.generated": "A compliance report was generated",
     "report.exported": "A compliance report was exported",

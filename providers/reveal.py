@@ -11,6 +11,7 @@ from providers.models import Secret
 from providers.registry import adapter_for
 from secretsadmin.metrics import SecretMetrics
 from secretsadmin.permissions import get_object_for_user_or_404, has_permission
+from secretsadmin.reauth import confirm_password, recently_authenticated
 
 PERMISSION = "providers.reveal_secret"
 
@@ -18,6 +19,9 @@ PERMISSION = "providers.reveal_secret"
 class RevealForm(forms.Form):
     reason = forms.CharField(min_length=10, max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
                              help_text="Why you need the value (ticket, incident). It is kept in the audit log.")
+    # Asked for when the password was last entered more than REAUTH_SECONDS ago (secretsadmin.reauth).
+    password = forms.CharField(required=False, strip=False, max_length=4096, widget=forms.PasswordInput,
+                               label="Your password", help_text="Confirm it is you before the value is shown.")
 
 
 def _record(secret, user, *, reason, failure=""):
@@ -48,7 +52,7 @@ def secret_reveal(request, uuid):
     secret = get_object_for_user_or_404(request.user, "providers.view_secret",
                                         Secret.objects.select_related("provider"), uuid=uuid)
     form = RevealForm(request.POST or None)
-    context = {"secret": secret, "form": form}
+    context = {"secret": secret, "form": form, "reauth_required": not recently_authenticated(request)}
     if not has_permission(request.user, PERMISSION, secret):
         if request.method == "POST":
             _record(secret, request.user, reason=request.POST.get("reason", "")[:500], failure="permission denied")
@@ -56,6 +60,13 @@ def secret_reveal(request, uuid):
     if request.method != "POST" or not form.is_valid():
         return render(request, "providers/secret_reveal.html", context, status=400 if form.errors else 200)
     reason = form.cleaned_data["reason"]
+    if context["reauth_required"]:
+        if not confirm_password(request, form.cleaned_data["password"]):
+            if form.cleaned_data["password"]:
+                _record(secret, request.user, reason=reason, failure="re-authentication failed")
+            form.add_error("password", "Enter your current password to reveal the value.")
+            return render(request, "providers/secret_reveal.html", context, status=403)
+        context["reauth_required"] = False
     if is_ratelimited(request, group="reveal", key="user", rate=settings.REVEAL_RATE, increment=True):
         _record(secret, request.user, reason=reason, failure="rate limited")
         return render(request, "providers/secret_reveal.html", {**context, "rate_limited": True}, status=429)

@@ -9,7 +9,7 @@ class SecretsadminConfig(AppConfig):
     verbose_name = "SecretsAdmin"
 
     def ready(self):
-        from secretsadmin import roles
+        from secretsadmin import login_security, reauth, roles  # noqa: F401 - the first two connect signal receivers
 
         # Later apps add permissions; re-apply the role definitions after every migrate.
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="secretsadmin.sync_roles")

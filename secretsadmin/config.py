@@ -11,6 +11,7 @@ from secretsadmin.config_compliance import COMPLIANCE_KEYS, ComplianceConfigErro
 from secretsadmin.config_metrics import METRICS_KEYS, MetricsConfigError, parse_metrics
 from secretsadmin.config_providers import PROVIDER_KINDS, ProviderError, ProviderSpec, parse_providers
 from secretsadmin.config_rotation import ROTATION_KEYS, RotationConfigError, parse_rotation
+from secretsadmin.config_security import AUTH_KEYS, REQUEST_KEYS, SecurityConfigError, parse_security_limits
 
 __all__ = ["DEV_SECRET_KEY", "PROVIDER_KINDS", "Config", "ConfigError", "ProviderSpec", "load_config", "read_env"]
 
@@ -35,6 +36,8 @@ _KNOWN_KEYS = {
     "rotation": ROTATION_KEYS,
     "metrics": METRICS_KEYS,
     "compliance": COMPLIANCE_KEYS,
+    "auth": AUTH_KEYS,
+    "requests": REQUEST_KEYS,
 }
 _AUDIT_STORAGES = ("database", "jsonl", "log")
 
@@ -62,6 +65,8 @@ class Config:
     providers: list[ProviderSpec]
     data: dict = field(repr=False)
     compliance: dict = field(default_factory=dict)
+    auth: dict = field(default_factory=dict)
+    requests: dict = field(default_factory=dict)
 
 
 def read_env(name: str, environ: Mapping[str, str]) -> str | None:
@@ -148,6 +153,10 @@ def load_config(
         compliance = parse_compliance(data.get("compliance", {}))
     except ComplianceConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    try:
+        limits = parse_security_limits(data)
+    except SecurityConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     if env == "production":
         _refuse_unsafe_production(debug, secret_key, allowed_hosts, redis_url, source)
     try:
@@ -172,6 +181,8 @@ def load_config(
         providers=providers,
         data=data,
         compliance=compliance,
+        auth=limits["auth"],
+        requests=limits["requests"],
     )
 
 

@@ -3,7 +3,7 @@ import atexit
 import fcntl
 import hashlib
 import shutil
-import subprocess
+import subprocess  # nosec B404 # runs redis-server from a fixed argv, never a shell
 import tempfile
 import time
 from pathlib import Path
@@ -56,7 +56,8 @@ def ensure_embedded_redis(var_dir: Path, timeout: float = 10.0) -> bool:
             "--save", "", "--appendonly", "no", "--dir", str(sock.parent), "--loglevel", "warning",
             "--logfile", str(sock.parent / "redis.log"),
         ]
-        _owned = subprocess.Popen(args, preexec_fn=die_with_parent, stdin=subprocess.DEVNULL)
+        _owned = subprocess.Popen(  # nosec B603 # fixed argv: the redis-server path and constant flags, no shell
+            args, preexec_fn=die_with_parent, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while not _answers(sock):
             if _owned.poll() is not None or time.monotonic() > deadline:

@@ -3,7 +3,7 @@ import contextlib
 import ctypes
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404 # starts our own child processes from argv lists, never a shell
 
 PR_SET_PDEATHSIG = 1
 
@@ -35,7 +35,8 @@ class ProcessGroup:
         self.children = {}
 
     def start(self, name, args, **kwargs):
-        child = subprocess.Popen(args, preexec_fn=die_with_parent, stdin=subprocess.DEVNULL, **kwargs)
+        child = subprocess.Popen(  # nosec B603 # argv lists built by our own commands, no shell
+            args, preexec_fn=die_with_parent, stdin=subprocess.DEVNULL, **kwargs)
         self.children[name] = child
         return child
 

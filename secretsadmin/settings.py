@@ -1,5 +1,6 @@
 """Django settings, built from config/<SECRETSADMIN_ENV>.toml plus environment overrides."""
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_filters",
     "django_ratelimit",
+    "axes",
     "secretsadmin",
     "audit",
     "providers",
@@ -49,18 +51,23 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Oversized bodies are refused (413) before anything reads them.
+    "secretsadmin.request_size.RequestSizeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "audit.middleware.AuditContextMiddleware",
+    "secretsadmin.idle_sessions.IdleSessionMiddleware",
     # Deny by default: every view needs a login unless it opts out with @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "secretsadmin.timezones.ViewerTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, so that its lockout page replaces whatever the login view answered.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -114,6 +121,8 @@ RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in RQ_QUE
 RQ_SHOW_ADMIN_LINK = False
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username and address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -126,6 +135,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in throttling ([auth]): django-axes locks a username from one address after login_failure_limit
+# failures for login_cooloff_seconds; `manage.py axes_reset_username <name>` (or axes_reset) unlocks early.
+AUTH_LIMITS = CONFIG.auth
+AXES_FAILURE_LIMIT = AUTH_LIMITS["login_failure_limit"]
+AXES_COOLOFF_TIME = timedelta(seconds=AUTH_LIMITS["login_cooloff_seconds"])
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "audit.middleware.client_ip"  # the same trusted-proxy rule as the audit log
+AXES_LOCKOUT_CALLABLE = "secretsadmin.login_security.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Attempts refused during a lockout don't extend it: the lockout ends when the page says it does.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = True
+# Idle sessions are signed out (secretsadmin.idle_sessions); a reveal asks for the password again after this.
+SESSION_IDLE_SECONDS = AUTH_LIMITS["session_idle_seconds"]
+REAUTH_SECONDS = AUTH_LIMITS["reauth_seconds"]
+# Request bodies ([requests]): larger ones are refused with 413 (secretsadmin.request_size).
+MAX_REQUEST_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE = CONFIG.requests["max_body_bytes"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -257,6 +284,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         "django.server": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # a line per sign-in otherwise; lockouts are audited and still logged
         "secretsadmin.audit": {"handlers": ["audit"], "level": "INFO", "propagate": False},
     },
 }

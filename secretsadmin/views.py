@@ -3,6 +3,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from secretsadmin import request_size
 from secretsadmin.dashboard import home_figures
 from secretsadmin.dashboard_charts import home_charts
 from secretsadmin.my_work import my_work
@@ -30,4 +31,6 @@ def page_not_found(request, exception=None):
 
 
 def bad_request(request, exception=None):
+    if request_size.is_too_large(exception):
+        return request_size.too_large()
     return render(request, "errors/400.html", status=400)

@@ -6,7 +6,7 @@ is the snapshot's own, so the same snapshot always gives the same bytes. Only th
 (nothing to install or embed); text they cannot encode is shown as "?".
 """
 import io
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape  # nosec B406 # escapes text for ReportLab markup; parses no XML
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4

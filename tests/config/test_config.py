@@ -7,7 +7,7 @@ import pytest
 from secretsadmin.config import DEV_SECRET_KEY, PROVIDER_KINDS, ConfigError, ProviderSpec, load_config, read_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STRONG_KEY = "k7Qx-3vLp9RmZt2WcYb8NfHd4GsJa6UeXo1TiKq5MzVyBnCr0E"  # 50 characters, a fixture only
+STRONG_KEY = secrets.token_urlsafe(48)  # 64 characters, generated per run: no key-shaped literal in the repository
 BASE = """
 [django]
 secret_key = "dev-secret"

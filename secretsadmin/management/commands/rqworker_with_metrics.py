@@ -8,6 +8,10 @@ from django_rq.management.commands.rqworker import Command as RQWorkerCommand
 
 from secretsadmin.metrics_exporter import ARCHIVE_SECONDS, ExporterError, start_exporter
 
+# Every interface of the worker's own container, which Prometheus scrapes from outside it; /metrics still
+# answers only the bearer token or an allowed address.
+EVERY_INTERFACE = "0.0.0.0"  # noqa: S104  # nosec B104 # see above
+
 
 class Command(RQWorkerCommand):
     help = "Run an RQ worker and serve its container's metrics on --metrics-port (bearer token or allowed address)."
@@ -15,7 +19,7 @@ class Command(RQWorkerCommand):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument("--metrics-port", type=int, required=True, help="Port of the worker's /metrics")
-        parser.add_argument("--metrics-address", default="0.0.0.0",  # noqa: S104 - a container's own interface
+        parser.add_argument("--metrics-address", default=EVERY_INTERFACE,
                             help="Address to listen on (default: every interface of the container)")
         parser.add_argument("--metrics-archive-seconds", type=float, default=ARCHIVE_SECONDS,
                             help="How often dead work-horses' metric files are folded into the archives")
