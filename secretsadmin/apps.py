@@ -9,7 +9,7 @@ class SecretsadminConfig(AppConfig):
     verbose_name = "SecretsAdmin"
 
     def ready(self):
-        from secretsadmin import login_security, reauth, roles  # noqa: F401 - the first two connect signal receivers
+        from secretsadmin import idle_sessions, login_security, reauth, roles  # noqa: F401 - receivers connect on import
 
         # Later apps add permissions; re-apply the role definitions after every migrate.
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="secretsadmin.sync_roles")

@@ -3,12 +3,21 @@ import time
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
 
 import audit
 
 SESSION_KEY = "secretsadmin_last_seen"
 # Write the session at most this often: a database write per request would be the price of exactness.
 TOUCH_SECONDS = 60
+
+
+@receiver(user_logged_in, dispatch_uid="secretsadmin.idle_mark")
+def mark_signed_in(sender, request, user, **kwargs):
+    # Signing in is activity: without this the first page after it would write the session once more.
+    if request is not None and hasattr(request, "session"):
+        request.session[SESSION_KEY] = int(time.time())
 
 
 class IdleSessionMiddleware:
