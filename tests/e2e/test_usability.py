@@ -150,6 +150,8 @@ def test_tab_reaches_the_navigation_and_each_primary_action_with_a_visible_focus
 
 def test_times_are_in_the_browsers_time_zone_with_utc_on_hover(sign_in, artifacts, pages):
     tokyo = sign_in("erin", timezone_id="Asia/Tokyo")  # the sign-in page was the first page view
+    # app.js is deferred: wait until it has run rather than racing it (a CI run once looked too early).
+    tokyo.wait_for_function("document.cookie.split('; ').includes('tz=Asia/Tokyo')")
     assert {"name": "tz", "value": "Asia/Tokyo"} in [{k: c[k] for k in ("name", "value")}
                                                     for c in tokyo.context.cookies()]
     checked, problems = 0, []
