@@ -6,6 +6,7 @@ provider" is found by generation number (rows not seen in this run), not by a se
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
+from itertools import islice
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -22,6 +23,9 @@ STALE_CLAIM = timedelta(hours=1)  # a sync that died without releasing its claim
 SYNCED_FIELDS = ("external_id", "description", "tags", "current_version", "provider_created_at",
                  "provider_updated_at", "last_rotated_at", "status", "last_synced_at", "seen_generation",
                  "changed_out_of_band_at")
+# Provider metadata is untrusted: capped like the metadata form's fields (providers/secret_forms.py) and the columns.
+NAME_MAX, EXTERNAL_ID_MAX, VERSION_MAX, DESCRIPTION_MAX = 512, 1024, 256, 2000
+TAGS_MAX, TAG_KEY_MAX, TAG_VALUE_MAX = 50, 128, 256
 
 
 @dataclass
@@ -72,18 +76,23 @@ def sync_provider(provider_id, *, actor):
 
 def _apply_page(provider, page, result):
     now = timezone.now()
-    existing = {s.name: s for s in Secret.objects.filter(provider=provider, name__in=[m.name for m in page])}
-    new, changed, drifted, seen = [], [], [], []
+    # Capped names are looked up as stored; two that agree in their first 512 characters are one row (first wins).
+    unique = {}
     for meta in page:
+        unique.setdefault(_text(meta.name, NAME_MAX), meta)
+    existing = {s.name: s for s in Secret.objects.filter(provider=provider, name__in=list(unique))}
+    new, changed, drifted, seen = [], [], [], []
+    for name, meta in unique.items():
         values = {
-            "external_id": meta.external_id[:1024], "description": meta.description, "tags": meta.tags,
-            "current_version": (meta.current_version or "")[:256], "provider_created_at": meta.created_at,
+            "external_id": _text(meta.external_id, EXTERNAL_ID_MAX),
+            "description": _text(meta.description, DESCRIPTION_MAX), "tags": untrusted_tags(meta.tags),
+            "current_version": _text(meta.current_version, VERSION_MAX), "provider_created_at": meta.created_at,
             "provider_updated_at": meta.updated_at, "last_rotated_at": meta.last_rotated_at,
             "status": Secret.Status.ACTIVE if meta.enabled else Secret.Status.DISABLED,
         }
-        secret = existing.get(meta.name)
+        secret = existing.get(name)
         if secret is None:
-            new.append(Secret(provider=provider, name=meta.name[:512], last_synced_at=now,
+            new.append(Secret(provider=provider, name=name, last_synced_at=now,
                               seen_generation=provider.sync_generation, **values))
             continue
         if secret.last_rotated_at and not values["last_rotated_at"]:
@@ -111,6 +120,21 @@ def _apply_page(provider, page, result):
                          secret_name=secret.name, details={"previous_version": old, "current_version": current})
     result.created += len(new)
     result.out_of_band.extend(secret.name for secret, _, _ in drifted)
+
+
+def untrusted_tags(tags):
+    """A provider's tags as at most 50 string pairs, each capped; anything that is not a mapping is no tags."""
+    if not isinstance(tags, dict):
+        return {}
+    pairs = ((_text(key, TAG_KEY_MAX), _text(value, TAG_VALUE_MAX)) for key, value in tags.items())
+    return dict(islice(((key, value) for key, value in pairs if key), TAGS_MAX))
+
+
+def _text(value, limit):
+    """A string of at most `limit` characters; PostgreSQL refuses NUL in text and JSON, so it is dropped."""
+    if value is None:
+        return ""
+    return (value if isinstance(value, str) else str(value)).replace("\x00", "")[:limit]
 
 
 def _drifted(secret, values):

@@ -67,6 +67,8 @@ class Config:
     compliance: dict = field(default_factory=dict)
     auth: dict = field(default_factory=dict)
     requests: dict = field(default_factory=dict)
+    # Earlier keys still accepted when checking signatures, so rotating SECRET_KEY signs nobody out.
+    secret_key_fallbacks: list[str] = field(default_factory=list, repr=False)
 
 
 def read_env(name: str, environ: Mapping[str, str]) -> str | None:
@@ -133,6 +135,7 @@ def load_config(
 
     if not secret_key:
         raise ConfigError(f"{source}: the secret key is empty; set [django] secret_key or SECRET_KEY")
+    fallbacks = _secret_key_fallbacks(read_env("SECRET_KEY_FALLBACKS", environ), secret_key, env, source)
     for origin in csrf_trusted_origins:
         if not origin.startswith(("http://", "https://")):
             raise ConfigError(f"{source}: each CSRF trusted origin must start with http:// or https://")
@@ -183,6 +186,7 @@ def load_config(
         compliance=compliance,
         auth=limits["auth"],
         requests=limits["requests"],
+        secret_key_fallbacks=fallbacks,
     )
 
 
@@ -342,16 +346,32 @@ def _audit(table: dict, env: str, base_dir: Path, source: str) -> dict:
     return audit
 
 
+def _secret_key_fallbacks(text: str | None, secret_key: str, env: str, source: str) -> list[str]:
+    """SECRET_KEY_FALLBACKS, comma- or newline-separated; messages name an entry by position, never by value."""
+    fallbacks = [item.strip() for item in (text or "").replace("\n", ",").split(",") if item.strip()]
+    for number, fallback in enumerate(fallbacks, start=1):
+        label = f"SECRET_KEY_FALLBACKS entry #{number}"
+        if fallback == secret_key:
+            raise ConfigError(f"{source}: {label} is the current secret key; list only the previous keys")
+        if env == "production":
+            _refuse_weak_key(fallback, label, source)
+    return fallbacks
+
+
+def _refuse_weak_key(key: str, label: str, source: str) -> None:
+    if key == DEV_SECRET_KEY or key.startswith("django-insecure-"):
+        raise ConfigError(f"{source}: {label}: the development secret key cannot be used in production; set SECRET_KEY")
+    # The same rule as Django's check --deploy (security.W009).
+    if len(key) < 50 or len(set(key)) < 5:
+        raise ConfigError(
+            f"{source}: {label} is too weak for production: use at least 50 characters, at least 5 of them distinct"
+        )
+
+
 def _refuse_unsafe_production(debug, secret_key, allowed_hosts, redis_url, source) -> None:
     if debug:
         raise ConfigError(f"{source}: DEBUG must be off in production ([django] debug or the DEBUG variable)")
-    if secret_key == DEV_SECRET_KEY or secret_key.startswith("django-insecure-"):
-        raise ConfigError(f"{source}: the development secret key cannot be used in production; set SECRET_KEY")
-    # The same rule as Django's check --deploy (security.W009).
-    if len(secret_key) < 50 or len(set(secret_key)) < 5:
-        raise ConfigError(
-            f"{source}: SECRET_KEY is too weak for production: use at least 50 characters, at least 5 of them distinct"
-        )
+    _refuse_weak_key(secret_key, "SECRET_KEY", source)
     if not allowed_hosts or "*" in allowed_hosts:
         raise ConfigError(
             f"{source}: production needs explicit allowed hosts (no '*'); set ALLOWED_HOSTS, comma-separated"

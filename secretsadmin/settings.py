@@ -24,6 +24,7 @@ SECRETSADMIN_ENV = CONFIG.env
 IS_PRODUCTION = CONFIG.env == "production"
 
 SECRET_KEY = CONFIG.secret_key
+SECRET_KEY_FALLBACKS = CONFIG.secret_key_fallbacks  # previous keys: rotation signs nobody out
 DEBUG = CONFIG.debug
 ALLOWED_HOSTS = CONFIG.allowed_hosts
 CSRF_TRUSTED_ORIGINS = CONFIG.csrf_trusted_origins

@@ -435,3 +435,86 @@ def test_audit_primary_storage_must_keep_a_chain(tmp_path):
     assert "primary" in message
     message = load_error(tmp_path, BASE + '[audit]\nstorages = ["database", "syslog"]')
     assert "[audit] storages" in message
+
+
+# Secret key rotation: SECRET_KEY_FALLBACKS
+
+
+def test_secret_key_fallbacks_are_parsed_from_commas_and_newlines(tmp_path):
+    old, older = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
+    config = load(tmp_path, PRODUCTION, "production",
+                  {**PRODUCTION_ENVIRON, "SECRET_KEY_FALLBACKS": f" {old} ,\n{older}\n,"})
+    assert config.secret_key_fallbacks == [old, older]
+    assert old not in repr(config)
+    assert load(tmp_path, PRODUCTION, "production", PRODUCTION_ENVIRON).secret_key_fallbacks == []
+
+
+def test_secret_key_fallbacks_file_form(tmp_path):
+    old, older = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
+    fallbacks_file = tmp_path / "fallbacks"
+    fallbacks_file.write_text(f"{old}\n{older}\n")
+    config = load(tmp_path, PRODUCTION, "production",
+                  {**PRODUCTION_ENVIRON, "SECRET_KEY_FALLBACKS_FILE": str(fallbacks_file)})
+    assert config.secret_key_fallbacks == [old, older]
+    message = load_error(tmp_path, BASE, environ={"SECRET_KEY_FALLBACKS": old,
+                                                  "SECRET_KEY_FALLBACKS_FILE": str(fallbacks_file)})
+    assert "set SECRET_KEY_FALLBACKS or SECRET_KEY_FALLBACKS_FILE, not both" in message and old not in message
+
+
+def test_weak_fallback_is_refused_in_production_without_its_value(tmp_path):
+    weak = secrets.token_urlsafe(24)  # 32 characters: below Django's 50
+    for fallback in (weak, f"django-insecure-{weak}{weak}", "abcd" * 20):
+        environ = {**PRODUCTION_ENVIRON, "SECRET_KEY_FALLBACKS": f"{secrets.token_urlsafe(48)},{fallback}"}
+        message = load_error(tmp_path, PRODUCTION, "production", environ)
+        assert message.startswith("config/production.toml: SECRET_KEY_FALLBACKS entry #2"), message
+        assert fallback not in message and weak not in message and STRONG_KEY not in message
+    # Outside production a short fallback is accepted, as a short key is.
+    assert load(tmp_path, BASE, environ={"SECRET_KEY_FALLBACKS": weak}).secret_key_fallbacks == [weak]
+
+
+def test_fallback_equal_to_the_current_key_is_refused(tmp_path):
+    environ = {**PRODUCTION_ENVIRON, "SECRET_KEY_FALLBACKS": STRONG_KEY}
+    message = load_error(tmp_path, PRODUCTION, "production", environ)
+    assert "SECRET_KEY_FALLBACKS entry #1 is the current secret key" in message and STRONG_KEY not in message
+
+
+def test_rotating_the_key_keeps_signed_values_and_sessions_valid(tmp_path):
+    """The old key moves to SECRET_KEY_FALLBACKS: what it signed still validates, and new values use the new key."""
+    from django.contrib.sessions.backends.signed_cookies import SessionStore
+    from django.core import signing
+    from django.test import override_settings
+
+    old_key, new_key = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
+    config = load(tmp_path, PRODUCTION, "production",
+                  {**PRODUCTION_ENVIRON, "SECRET_KEY": new_key, "SECRET_KEY_FALLBACKS": old_key})
+    with override_settings(SECRET_KEY=old_key, SECRET_KEY_FALLBACKS=[]):
+        token = signing.dumps({"user": 7}, salt="rotation-test")
+        session = SessionStore()
+        session["user"] = 7
+        session.save()
+        cookie = session.session_key
+    with override_settings(SECRET_KEY=config.secret_key, SECRET_KEY_FALLBACKS=config.secret_key_fallbacks):
+        assert signing.loads(token, salt="rotation-test") == {"user": 7}
+        assert SessionStore(session_key=cookie)["user"] == 7
+        assert signing.dumps({"user": 7}, salt="rotation-test") != token  # new signatures use the new key
+    with override_settings(SECRET_KEY=new_key, SECRET_KEY_FALLBACKS=[]):
+        with pytest.raises(signing.BadSignature):
+            signing.loads(token, salt="rotation-test")
+        assert SessionStore(session_key=cookie).get("user") is None  # without the fallback it is signed out
+
+
+@pytest.mark.django_db
+def test_a_signed_in_user_stays_signed_in_across_a_key_rotation(client, role_users):
+    """Database sessions carry an HMAC of the password hash keyed by SECRET_KEY; the fallback keeps it valid."""
+    from django.test import override_settings
+    from django.urls import reverse
+
+    old_key, new_key = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
+    dashboard = reverse("dashboard:home")
+    with override_settings(SECRET_KEY=old_key, SECRET_KEY_FALLBACKS=[]):
+        client.force_login(role_users["alice"])
+        assert client.get(dashboard).status_code == 200
+    with override_settings(SECRET_KEY=new_key, SECRET_KEY_FALLBACKS=[old_key]):
+        assert client.get(dashboard).status_code == 200
+    with override_settings(SECRET_KEY=secrets.token_urlsafe(48), SECRET_KEY_FALLBACKS=[]):
+        assert client.get(dashboard).status_code == 302  # an unknown key: signed out, sent to the login page

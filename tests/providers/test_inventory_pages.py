@@ -229,6 +229,7 @@ def test_markup_in_metadata_is_escaped_in_list_and_detail(client, role_users, mo
         assert "<img src=x" not in body and "<svg" not in body and "<b>owners" not in body, url
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body, url
         assert "&lt;b&gt;owners&lt;/b&gt;" in body, url
+        assert "<i>env" not in body and "&lt;i&gt;env&lt;/i&gt;" in body, url
     body = client.get(detail(secret)).content.decode()
     assert "&lt;u&gt;key&lt;/u&gt;" in body and "&lt;svg onload=alert(2)&gt;" in body
     assert "&lt;img src=x onerror=alert(1)&gt;" in body

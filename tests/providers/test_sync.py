@@ -9,8 +9,9 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from providers.adapters.base import SecretMetadata
 from providers.models import Provider, Secret
-from providers.sync import claim, sync_provider
+from providers.sync import SyncResult, _apply_page, claim, sync_provider
 from tests.conftest import BASE_DIR, MANAGE, PYTHON
 from tests.servers.openbao import enable_kv2
 
@@ -138,3 +139,47 @@ def test_a_real_worker_runs_the_sync_job(vault, mount, vault_provider, subproces
     assert result.returncode == 0, result.stderr
     assert Secret.objects.filter(name="svc/worker#password").exists()
     assert AuditEvent.objects.get(event_type="inventory.synced").actor_type == "worker"
+
+
+# -- untrusted metadata: capped, coerced to strings, and the sync goes on ---------------------------
+
+def test_oversized_provider_tags_are_capped_and_the_sync_goes_on(vault, mount, vault_provider):
+    write(vault, mount, "apps/tagged", password="v1")
+    write(vault, mount, "apps/plain", password="v1")
+    custom = {f"t{i:02}": "x" for i in range(60)}
+    custom["t00"] = "<script>alert(1)</script>" + "y" * 480  # 505 characters; OpenBao allows 512
+    vault.root.secrets.kv.v2.update_metadata("apps/tagged", custom_metadata=custom, mount_point=mount)
+    result = sync_provider(vault_provider.pk, actor="system")
+    assert (result.ok, result.created) == (True, 2)
+    tags = Secret.objects.get(name="apps/tagged#password").tags
+    assert len(tags) == 50 and len(tags["t00"]) == 256
+    assert tags["t00"].startswith("<script>alert(1)</script>yyy")  # stored as text; templates escape it
+    assert Secret.objects.get(name="apps/plain#password").status == "active"
+    again = sync_provider(vault_provider.pk, actor="system")
+    assert (again.ok, again.updated, again.unchanged) == (True, 0, 2)  # capped values compare equal on a resync
+
+
+def test_a_hostile_listing_is_capped_coerced_and_stored_without_loss():
+    provider = Provider.objects.create(kind="vault", name="vault-hostile", settings={"address": "http://v"})
+    kept = Secret.objects.create(provider=provider, name="kept#k", owner="team-a", environment="prod",
+                                 description="ours", tags={"keep": "me"})
+    long_name = "n" * 600
+    page = [
+        SecretMetadata(name=long_name, description="d" * 10_000 + "\x00", external_id="e" * 2000,
+                       current_version="v" * 300, tags={7: 3.5, "none": None, "list": [1, 2], "nul\x00": "a\x00b",
+                                                        "k" * 200: "w" * 10_000, "": "empty key"}),
+        SecretMetadata(name=long_name + "-same-first-512", description="second"),
+        SecretMetadata(name="ok#k", tags="not-a-mapping"),
+    ]
+    assert claim(provider.pk) is not None
+    provider.refresh_from_db()
+    for _ in range(2):  # the second pass finds the capped rows again instead of colliding with them
+        _apply_page(provider, page, result := SyncResult())
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 2)
+    row = Secret.objects.get(provider=provider, name="n" * 512)
+    assert row.description == "d" * 2000 and len(row.external_id) == 1024 and len(row.current_version) == 256
+    assert row.tags == {"7": "3.5", "none": "", "list": "[1, 2]", "nul": "ab", "k" * 128: "w" * 256}
+    assert Secret.objects.get(provider=provider, name="ok#k").tags == {}
+    assert Secret.objects.filter(provider=provider).count() == 3
+    kept.refresh_from_db()
+    assert (kept.owner, kept.environment, kept.description, kept.tags) == ("team-a", "prod", "ours", {"keep": "me"})
