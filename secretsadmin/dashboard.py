@@ -29,6 +29,7 @@ from rotation.access import VIEW_SECRET, may_list_requests, visible_requests
 from rotation.forms import STATE_GROUPS
 from rotation.models import RotationRequest
 from rotation.outcomes import outcome_events
+from secretsadmin.db_tuning import tune_for_aggregates
 from secretsadmin.permissions import holds_permission_anywhere, objects_for_user
 
 ACTIVE = Secret.Status.ACTIVE
@@ -225,12 +226,9 @@ def chain_figure():
 
 @contextlib.contextmanager
 def aggregate_queries():
-    """One read transaction; on PostgreSQL without JIT, whose compiling costs more than these aggregates take to
-    run (measured: 0.8 s of JIT for a 0.1 s count over 100,000 secrets). SET LOCAL ends with the transaction."""
+    """One read transaction, tuned for aggregates (no JIT on PostgreSQL: see secretsadmin.db_tuning)."""
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
+        tune_for_aggregates()
         yield
 
 
