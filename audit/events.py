@@ -37,8 +37,16 @@ EVENT_TYPES = {
     "auth.login": "A user signed in",
     "auth.logout": "A user signed out",
     "auth.login_failed": "A sign-in attempt failed",
+    "auth.sso_login": "A user signed in through single sign-on (identity provider, subject, roles mapped)",
     "auth.locked_out": "Sign-in was locked for a username and address after repeated failures",
     "auth.session_expired": "A session was signed out after being idle too long",
+    # Two-factor sign-in (secretsadmin.mfa). No code, key or recovery code is ever in their details.
+    "auth.mfa_enrolled": "A user set up an authenticator app for two-factor sign-in",
+    "auth.mfa_verified": "A user confirmed a session with a code from their authenticator app",
+    "auth.mfa_failed": "A two-factor code was wrong, or refused while throttled after wrong ones",
+    "auth.mfa_recovery_code_used": "A user confirmed a session with a single-use recovery code",
+    "auth.mfa_recovery_codes_regenerated": "A user replaced their recovery codes",
+    "auth.mfa_reset": "An administrator removed a user's two-factor authenticator and recovery codes",
     # Reports and the audit log itself.
     "report.generated": "A compliance report was generated",
     "report.exported": "A compliance report was exported",
@@ -52,6 +60,7 @@ FORBIDDEN_DETAIL_KEYS = frozenset({
     "value", "secret", "secret_value", "secretvalue", "password", "passwd", "passphrase", "token", "access_token",
     "refresh_token", "api_key", "apikey", "private_key", "client_secret", "secret_string", "secretstring",
     "secret_binary", "plaintext", "credential", "credentials", "new_value", "old_value", "payload",
+    "otp", "otp_code", "otp_token", "totp_key", "otp_key", "recovery_code", "recovery_codes",
 })
 
 

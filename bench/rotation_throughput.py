@@ -13,23 +13,27 @@ the provider (length 32, grace 0 h, auto-approved scheduled runs, no target). Th
              describe_secret; stage_version(generated value, token); get_secret_version (apply);
              get_secret_version + describe_secret (verify); promote_version + describe_secret; revoke_version
              of the old version. Done before the worker rounds and again after them; all samples count.
-  1 worker   N runs queued by rotation.services.request_scheduled_rotation (auto-approved; the RQ job is
-             enqueued on commit), then one `manage.py rqworker rotation --worker-class WORKER_CLASS --burst`
-             started and waited for. Throughput = N / (last finished_at - first started_at), so the worker's
-             boot is excluded. WORKER_CLASS is the rotation queue's documented worker (rotation.jobs), unless
-             BENCH_ROTATION_WORKER_CLASS names another.
-  2 workers  the same secrets again (the first runs are final by then), two burst workers started together.
-  forking    the same secrets again, one burst worker of RQ's default class (a work-horse forked per job,
-             what `rqworker` runs without --worker-class, e.g. one worker for every queue): its seconds per
-             rotation, so the cost of the fork stays in view.
+  1, 2, 4    warm workers: k `manage.py rqworker rotation --worker-class WORKER_CLASS` started and waited for
+  workers    until all are registered and idle, then one child files N runs in one transaction (auto-approved
+             scheduled runs through rotation.services.request_scheduled_rotation), so the N jobs reach the queue
+             in one burst at its commit; throughput = N / (last finished_at - first started_at). Each round
+             rotates the same secrets again. Meanwhile tests/scale/cpu.py samples the CPU time of the workers,
+             OpenBao and the PostgreSQL backends of the database, and what they wait on: the note of each figure
+             says how many cores each used and names the bottleneck (goal >= 1.6x from 1 to 2 workers where the
+             provider is not the bottleneck). WORKER_CLASS is the rotation queue's documented worker
+             (rotation.jobs), unless BENCH_ROTATION_WORKER_CLASS names another.
+  forking    the same secrets again: N runs queued first, then one burst worker of RQ's default class (a
+             work-horse forked per job, what `rqworker` runs without --worker-class, e.g. one worker for every
+             queue): its seconds per rotation, so the cost of the fork stays in view.
   latency    one worker already running and idle (`manage.py rqworker rotation`, WORKER_CLASS, warmed up
              with two runs);
              a child files one scheduled run, waits until it is final, then files the next, LATENCY_RUNS
-             times: promoted_at - approved_at per run, p50 and p95. (In the burst rounds that interval is
-             mostly waiting in the queue and for the worker to boot, so it is not what they report.)
+             times: promoted_at - approved_at per run, p50 and p95. (In the other rounds that interval is
+             mostly waiting in the queue, so it is not what they report.)
 
 Timestamps come from the database rows (approved_at, started_at, promoted_at, finished_at, StepLog), written
-by the children on the same clock. BENCH_ROTATIONS sets N (default 60) for quick runs.
+by the children on the same clock. BENCH_ROTATIONS sets N (default 200) for quick runs. The children's side is
+bench/_rotation_child.py.
 """
 import contextlib
 import json
@@ -43,31 +47,22 @@ import time
 from pathlib import Path
 
 from bench._audit_data import BASE_DIR, audit_env, manage_argv, run_child
-from bench._pg import throwaway_database
+from bench._pg import ADMIN_URL, throwaway_database
+from bench._rotation_child import TOKEN_VAR
 from bench._server import private_redis, workdir
 
-ROTATIONS = 60
+ROTATIONS = 200
 LATENCY_RUNS = 30
 LATENCY_WARMUP = 2
-TOKEN_VAR = "BENCH_ROTATION_BAO_TOKEN"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 REDIS_DB = int(os.environ.get("BENCH_ROTATION_REDIS_DB") or 11)  # the other benchmarks use 15
-PROVIDER = "bench-openbao"
-POLICY = "bench-rotation"
 WORKER_TIMEOUT = 300
 WORKER_CLASS = os.environ.get("BENCH_ROTATION_WORKER_CLASS") or "rotation.jobs.RotationWorker"
+IGNORED_BACKEND = "secretsadmin-bench"  # the bench's own polling connection: not counted as the app's PostgreSQL
 
 
 def rotations_wanted():
     return max(2, int(os.environ.get("BENCH_ROTATIONS") or ROTATIONS))
-
-
-def app_name(i):
-    return f"bench/app-{i:04d}#password"
-
-
-def raw_name(i):
-    return f"bench/raw-{i:04d}#password"
 
 
 # ---------------------------------------------------------------- in the benchmark process
@@ -128,7 +123,7 @@ def redis_database(path):
 
 
 def _child(env, *args):
-    child = run_child([sys.executable, "-m", "bench.rotation_throughput", *map(str, args)], env)
+    child = run_child([sys.executable, "-m", "bench._rotation_child", *map(str, args)], env)
     child.check(f"child {' '.join(map(str, args))}")
     return json.loads(child.stdout.strip().splitlines()[-1])
 
@@ -188,12 +183,57 @@ def burst_round(env, path, tag, n, workers, worker_class=WORKER_CLASS):
     queued = _child(env, "enqueue", tag, n)
     started = [_start_worker(env, path, f"{tag}-{k}", "--burst", worker_class=worker_class) for k in range(workers)]
     _wait_workers(started)
+    return _round_figures(env, tag, workers, queued)
+
+
+def _round_figures(env, tag, workers, queued, cpu=None):
     collected = _child(env, "collect", tag)
     runs = _checked(collected["runs"], f"{workers}-worker round")
     span = max(run["finished"] for run in runs) - min(run["started"] for run in runs)
     return {"runs": runs, "span": span, "per_minute": len(runs) / span * 60, "enqueue_seconds": queued["seconds"],
-            "steps": collected["steps"],
+            "steps": collected["steps"], "cpu": cpu,
             "busy": statistics.fmean(run["finished"] - run["started"] for run in runs)}
+
+
+def _done_count(connection, tag):
+    return connection.execute("SELECT count(*) FROM rotation_rotationrequest WHERE reason = %s AND state IN "
+                              "('succeeded', 'needs_attention', 'failed_retryable', 'cancelled')",
+                              [f"bench {tag}"]).fetchone()[0]
+
+
+def warm_round(env, path, tag, n, workers, database_url, bao):
+    """k workers registered and idle, then N jobs in one burst; the CPU of every part while they work."""
+    import psycopg
+    import redis
+    from rq import Worker
+
+    from tests.scale.cpu import CpuMeter
+
+    started = [_start_worker(env, path, f"{tag}-{k}") for k in range(workers)]
+    connection = redis.Redis.from_url(env["REDIS_URL"])
+    try:
+        deadline = time.monotonic() + 120
+        while len(Worker.all(connection=connection)) < workers:
+            if time.monotonic() > deadline or any(worker.poll() is not None for worker in started):
+                raise SystemExit(f"bench: the {tag} round's workers did not all start; see {path}")
+            time.sleep(0.05)
+
+        def parts():
+            return {"workers": [worker.pid for worker in started], "openbao": [bao.pid]}
+
+        database = database_url.rsplit("/", 1)[1]
+        with psycopg.connect(database_url, application_name=IGNORED_BACKEND, autocommit=True) as polling, \
+                CpuMeter(parts, pg_dsn=ADMIN_URL, database=database, ignore_application=IGNORED_BACKEND) as meter:
+            queued = _child(env, "enqueue", tag, n, "together")
+            deadline = time.monotonic() + WORKER_TIMEOUT
+            while _done_count(polling, tag) < n:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"bench: the {tag} round did not finish within {WORKER_TIMEOUT} s; see {path}")
+                time.sleep(0.05)
+    finally:
+        for worker in started:
+            _stop_worker(worker)
+    return _round_figures(env, tag, workers, queued, cpu=meter.result())
 
 
 def latency_round(env, path, tag, runs, n):
@@ -211,6 +251,7 @@ def _quantile(samples, q):
 
 def run():
     from secretsadmin.process_group import ProcessGroup, free_port
+    from tests.scale.cpu import bottleneck
 
     n = rotations_wanted()
     began = time.perf_counter()
@@ -234,8 +275,9 @@ def run():
             run_child(manage_argv("migrate", "--noinput"), env).check("migrate")
             setup = _child(env, "setup", bao_url, n)
             raw_before = _child(env, "raw", n)
-            one = burst_round(env, path, "one", n, 1)
-            two = burst_round(env, path, "two", n, 2)
+            one = warm_round(env, path, "one", n, 1, url, bao)
+            two = warm_round(env, path, "two", n, 2, url, bao)
+            four = warm_round(env, path, "four", n, 4, url, bao)
             forking = burst_round(env, path, "forking", n, 1, worker_class=None)
             latency = latency_round(env, path, "latency", min(n, LATENCY_RUNS), n)
             raw_after = _child(env, "raw", n)
@@ -268,19 +310,28 @@ def run():
     raw_note = (f"raw: the same provider calls through one adapter, {len(raw_samples)} rotations in 2 passes, "
                 f"mean {raw * 1000:.1f} ms per rotation (medians {statistics.median(raw_before['seconds']) * 1000:.1f}"
                 f" and {statistics.median(raw_after['seconds']) * 1000:.1f} ms; by step, ms: {raw_steps})")
+    def cpu_note(round_):
+        return (f"while the workers worked, cores used by each part: {round_['cpu']['cores']} (machine "
+                f"{round_['cpu']['machine_cores']}), PostgreSQL lock waits {round_['cpu']['lock_wait']:.0%} of active "
+                f"backend samples; bottleneck: {bottleneck(round_['cpu'])}")
+
+    warm = (f"warm workers, registered and idle before the {n} jobs reached the queue in one burst; N / (last "
+            f"finished_at - first started_at)")
     yield {
         "metric": "rotation_throughput_1_worker", "value": round(one["per_minute"], 1), "unit": "rotations/min",
         "baseline": round(raw_per_minute, 1),
-        "note": (f"1 burst worker; N / (last finished_at - first started_at) = {n} / {one['span']:.2f} s, so the "
-                 f"worker's boot is excluded; baseline: 60 s / the raw seconds per rotation; {raw_note}; {common}"),
+        "note": (f"1 {warm} = {n} / {one['span']:.2f} s; baseline: 60 s / the raw seconds per rotation; "
+                 f"{cpu_note(one)}; {raw_note}; {common}"),
     }
-    yield {
-        "metric": "rotation_throughput_2_workers", "value": round(two["per_minute"], 1), "unit": "rotations/min",
-        "baseline": round(one["per_minute"], 1),
-        "note": (f"2 burst workers started together, the same {n} secrets rotated again; {n} / {two['span']:.2f} s "
-                 f"(boot excluded as above); baseline: the 1-worker figure, so the ratio is the scale-up "
-                 f"(ideal 2 with 2 workers; on 2 cores the workers, PostgreSQL and OpenBao share the CPUs); {common}"),
-    }
+    for count, round_ in ((2, two), (4, four)):
+        goal = "goal >= 1.6 where the provider is not the bottleneck; " if count == 2 else ""
+        yield {
+            "metric": f"rotation_throughput_{count}_workers", "value": round(round_["per_minute"], 1),
+            "unit": "rotations/min", "baseline": round(one["per_minute"], 1),
+            "note": (f"{goal}{count} {warm} = {n} / {round_['span']:.2f} s, the same secrets rotated again; "
+                     f"baseline: the 1-worker figure, so the ratio is the scale-up (ideal {count}; on 2 cores the "
+                     f"workers, PostgreSQL and OpenBao share the CPUs); {cpu_note(round_)}; {common}"),
+        }
     yield {
         "metric": "rotation_worker_overhead", "value": round(worker, 4), "unit": "s", "baseline": round(raw, 4),
         "note": (f"goal <= 2; value: the 1-worker round's wall seconds per rotation (span / N, boot excluded); "
@@ -312,151 +363,3 @@ def run():
            "baseline": round(raw * 1000, 1), "note": latency_note}
     yield {"metric": "rotation_approval_to_promoted_p95", "value": round(p95, 1), "unit": "ms",
            "baseline": round(raw * 1000, 1), "note": latency_note}
-
-
-# ---------------------------------------------------------------- in a Django child
-
-
-def setup(bao_url, n):
-    """The provider, 2n secrets in OpenBao and the inventory, the policy on the provider."""
-    from providers.models import Secret
-    from providers.registry import adapter_for
-    from providers.services import create_provider
-    from providers.sync import sync_provider
-    from rotation.models import PolicyAssignment, RotationPolicy
-
-    start = time.perf_counter()
-    provider = create_provider(actor="system", name=PROVIDER, kind="vault", description="benchmark OpenBao",
-                               settings={"address": bao_url, "mount": "secret"},
-                               auth_reference={"method": "env", "variables": {"token": TOKEN_VAR}})
-    adapter = adapter_for(provider)
-    for i in range(n):
-        adapter.create_secret(app_name(i), os.urandom(12).hex())  # generated now: no reusable credential
-        adapter.create_secret(raw_name(i), os.urandom(12).hex())
-    result = sync_provider(provider.pk, actor="system")
-    if result is None or not result.ok:
-        raise SystemExit(f"bench: the first sync failed: {getattr(result, 'error', 'not claimed')}")
-    policy = RotationPolicy.objects.create(name=POLICY, length=32, grace_period_hours=0, auto_approve_scheduled=True,
-                                           target={})
-    PolicyAssignment.objects.create(policy=policy, provider=provider)
-    return {"secrets": Secret.objects.filter(provider=provider).count(), "seconds": time.perf_counter() - start}
-
-
-def raw(n):
-    """The provider calls of each step of a rotation, through one adapter, timed per rotation and per step."""
-    import uuid
-
-    from providers.models import Provider
-    from providers.registry import adapter_for
-    from rotation.engine import NO_VERSION
-    from rotation.policies import generate_secure_secret
-
-    adapter = adapter_for(Provider.objects.get(name=PROVIDER))
-    totals = {"staging": 0.0, "applying": 0.0, "verifying": 0.0, "promoting": 0.0, "revoking_old": 0.0}
-    samples = []
-    for i in range(n):
-        name, token = raw_name(i), str(uuid.uuid4())
-        marks = [time.perf_counter()]
-        old = adapter.describe_secret(name).current_version or NO_VERSION
-        value = generate_secure_secret(32)
-        new = adapter.stage_version(name, value, token).version_id
-        marks.append(time.perf_counter())
-        adapter.get_secret_version(name, new)
-        marks.append(time.perf_counter())
-        if adapter.get_secret_version(name, new) != value or not adapter.describe_secret(name).versions:
-            raise SystemExit("bench: the raw rotation read back another value")
-        marks.append(time.perf_counter())
-        adapter.promote_version(name, new)
-        adapter.describe_secret(name)
-        marks.append(time.perf_counter())
-        if old not in (NO_VERSION, new):
-            adapter.revoke_version(name, old)
-        marks.append(time.perf_counter())
-        samples.append(marks[-1] - marks[0])
-        for step, (a, b) in zip(totals, zip(marks, marks[1:], strict=False), strict=True):
-            totals[step] += b - a
-    return {"seconds": samples, "steps": {step: total / n * 1000 for step, total in totals.items()}}
-
-
-def _secrets(n):
-    from providers.models import Secret
-
-    secrets = list(Secret.objects.select_related("provider").filter(provider__name=PROVIDER,
-                                                                    name__startswith="bench/app-").order_by("name"))
-    if len(secrets) < n:
-        raise SystemExit(f"bench: {len(secrets)} app secrets in the inventory, {n} wanted")
-    return secrets[:n]
-
-
-def enqueue(tag, n):
-    """n queued, auto-approved scheduled runs (each enqueued on RQ when its transaction commits)."""
-    from rotation.models import RotationPolicy
-    from rotation.services import request_scheduled_rotation
-
-    policy = RotationPolicy.objects.get(name=POLICY)
-    secrets = _secrets(n)
-    start = time.perf_counter()
-    for secret in secrets:
-        request_scheduled_rotation(secret, policy, reason=f"bench {tag}")
-    return {"runs": n, "seconds": time.perf_counter() - start}
-
-
-def latency(tag, runs, warmup, n):
-    """File one run, wait until it is final, file the next (the first `warmup` under another reason)."""
-    from rotation.models import RotationPolicy, RotationRequest
-    from rotation.services import request_scheduled_rotation
-
-    policy = RotationPolicy.objects.get(name=POLICY)
-    secrets = _secrets(n)
-    done = (*RotationRequest.FINAL_STATES, RotationRequest.State.NEEDS_ATTENTION,
-            RotationRequest.State.FAILED_RETRYABLE)
-    for i in range(warmup + runs):
-        reason = f"bench {tag}" if i >= warmup else f"bench {tag} warm-up"
-        rotation = request_scheduled_rotation(secrets[i % len(secrets)], policy, reason=reason)
-        deadline = time.monotonic() + 120
-        while RotationRequest.objects.filter(pk=rotation.pk).values_list("state", flat=True).get() not in done:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"bench: run {rotation.pk} did not finish within 120 s")
-            time.sleep(0.02)
-    return {"runs": runs}
-
-
-def collect(tag):
-    """The round's runs (timestamps as epoch seconds) and the mean milliseconds of each step (StepLog)."""
-    from rotation.models import RotationRequest, StepLog
-
-    def epoch(moment):
-        return moment.timestamp() if moment else None
-
-    rows = RotationRequest.objects.filter(reason=f"bench {tag}").select_related("secret").order_by("pk")
-    runs = [{"secret": row.secret.name, "state": row.state, "error": row.error, "approved": epoch(row.approved_at),
-             "enqueued": epoch(row.enqueued_at), "started": epoch(row.started_at), "promoted": epoch(row.promoted_at),
-             "finished": epoch(row.finished_at)} for row in rows]
-    means = {}
-    for entry in StepLog.objects.filter(request__reason=f"bench {tag}", finished_at__isnull=False).order_by("pk"):
-        means.setdefault(entry.step, []).append((entry.finished_at - entry.started_at).total_seconds() * 1000)
-    return {"runs": runs, "steps": {step: statistics.fmean(values) for step, values in means.items()}}
-
-
-def main(argv):
-    import django
-
-    django.setup()
-    command, args = argv[0], argv[1:]
-    if command == "setup":
-        result = setup(args[0], int(args[1]))
-    elif command == "raw":
-        result = raw(int(args[0]))
-    elif command == "enqueue":
-        result = enqueue(args[0], int(args[1]))
-    elif command == "latency":
-        result = latency(args[0], int(args[1]), int(args[2]), int(args[3]))
-    elif command == "collect":
-        result = collect(args[0])
-    else:
-        raise SystemExit(f"bench: unknown child command {command}")
-    print(json.dumps(result))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -1,20 +1,50 @@
-"""gunicorn settings for the web container (`gunicorn secretsadmin.wsgi:application --config THIS_FILE`)."""
+"""gunicorn settings for the web container (`gunicorn --config THIS_FILE secretsadmin.wsgi:application`)."""
+import math
 import os
 from pathlib import Path
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
-def _cores():
-    # The CPUs this process may run on (a container's cpuset), not every CPU of the host.
+
+def _cpu_quota(cgroup_root=CGROUP_ROOT):
+    """The CPU quota of this container in whole CPUs (rounded up), or None when there is none.
+
+    A limit (`docker run --cpus`, a Kubernetes `limits.cpu`) is a cgroup quota, which the CPU count below
+    cannot see: a pod limited to one CPU on a 64-core node must not start 129 workers.
+    """
+    v2 = cgroup_root / "cpu.max"  # "max 100000" or "150000 100000" (quota, period in microseconds)
+    v1_quota, v1_period = cgroup_root / "cpu" / "cpu.cfs_quota_us", cgroup_root / "cpu" / "cpu.cfs_period_us"
     try:
-        return len(os.sched_getaffinity(0))
+        if v2.is_file():
+            quota, period = v2.read_text().split()[:2]
+        elif v1_quota.is_file() and v1_period.is_file():
+            quota, period = v1_quota.read_text().strip(), v1_period.read_text().strip()
+        else:
+            return None
+        if quota == "max" or int(quota) <= 0 or int(period) <= 0:
+            return None
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        return None  # an unreadable or unexpected file: fall back to the CPU count
+
+
+def _cores(cgroup_root=CGROUP_ROOT):
+    # The CPUs this process may run on (a container's cpuset), not every CPU of the host, and no more
+    # than its CPU quota.
+    try:
+        count = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    quota = _cpu_quota(cgroup_root)
+    return min(count, quota) if quota else count
 
 
-def _worker_count(environ=os.environ):
-    # The classic 2 x cores + 1. A CPU quota (--cpus) is invisible to the count above and every worker
-    # holds its own database connections, so GUNICORN_WORKERS caps it; it never raises it.
-    count = 2 * _cores() + 1
+def _worker_count(environ=os.environ, cgroup_root=CGROUP_ROOT):
+    # The classic 2 x cores + 1 (5 on the 2-core default): requests spend much of their time waiting on
+    # PostgreSQL, Redis and provider APIs, so more processes than cores keep the CPUs busy. Every worker
+    # holds its own database connections (threads x workers per replica), so GUNICORN_WORKERS caps the
+    # count where PostgreSQL's max_connections is the limit; it never raises it.
+    count = 2 * _cores(cgroup_root) + 1
     cap = environ.get("GUNICORN_WORKERS", "").strip()
     if cap:
         if not cap.isdigit() or int(cap) < 1:
@@ -28,16 +58,30 @@ workers = _worker_count()
 # Threads let one slow request (a provider API call) not block the worker's other requests.
 worker_class = "gthread"
 threads = 2
+# A worker that has not reported for this long is killed and replaced (a hung process, not a slow request:
+# provider calls have their own, shorter time-outs).
 timeout = 30
+# On SIGTERM (a rolling update), requests in flight get this long to finish. Kubernetes waits
+# terminationGracePeriodSeconds (45 s in deploy/kubernetes, covering the 5 s preStop pause too).
 graceful_timeout = 30
-keepalive = 5
-# Recycle workers now and then so a slow leak in a provider SDK cannot grow without bound.
+# Behind a proxy or load balancer the proxy must close idle upstream connections first: if gunicorn closed
+# one just as the proxy reused it, the request would fail with a 502. Proxies default to 60 s (nginx's
+# upstream keepalive_timeout, ingress-nginx, cloud load balancers), so stay above that. The gthread worker
+# parks idle connections in its poller, not in a thread, so a long keep-alive costs no request capacity.
+keepalive = 75
+# Recycle workers now and then so a slow leak in a provider SDK cannot grow without bound; the jitter keeps
+# the workers of a replica from all restarting at the same moment.
 max_requests = 2000
 max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
-# X-Forwarded-* headers are trusted only from these proxy addresses (comma-separated, "*" for any).
+# X-Forwarded-* headers are trusted only from these proxy addresses (comma-separated, "*" for any). Set "*"
+# only where nothing but the proxy can reach the port (docker-compose: web publishes no port; Kubernetes:
+# the NetworkPolicy admits the ingress controller only).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# gunicorn 25.1+ opens a control socket under $HOME by default: nobody runs gunicornc inside a container,
+# the root filesystem is read-only there, and one less local control surface is better.
+control_socket_disable = True
 # The worker heartbeat file lives in memory: on an overlay filesystem its writes can stall workers.
 # (gunicorn creates it there with mkstemp, so the shared directory is safe.)
 _SHM = "/dev/shm"  # noqa: S108

@@ -127,6 +127,33 @@ def validate_target(config):
     return validate_target_config(config)
 
 
+def _strings(value):
+    """Every key and string inside parsed JSON (without recursion: the parser accepts ~1,000 levels)."""
+    pending = [value]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            yield from value.keys()
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+
+
+class _GroupsField(forms.ModelMultipleChoiceField):
+    """Groups by id. An id beyond a 64-bit integer is no group: refused here, because SQLite cannot even compare
+    it (Django's lookup would raise OverflowError, a 500)."""
+
+    def clean(self, value):
+        for pk in value if isinstance(value, list | tuple) else ():
+            text = str(pk)
+            if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) < 2**63):
+                raise forms.ValidationError(self.error_messages["invalid_pk_value"], code="invalid_pk_value",
+                                            params={"pk": pk})
+        return super().clean(value)
+
+
 class RotationPolicyForm(BootstrapFormMixin, forms.ModelForm):
     target_kind = forms.ChoiceField(label="Target", choices=[], help_text="What else must learn the new value.")
     target_config = forms.CharField(
@@ -140,6 +167,7 @@ class RotationPolicyForm(BootstrapFormMixin, forms.ModelForm):
                   "use_symbols", "exclude_characters", "required_approvals", "approver_groups", "grace_period_hours",
                   "auto_approve_scheduled"]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+        field_classes = {"approver_groups": _GroupsField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -149,14 +177,37 @@ class RotationPolicyForm(BootstrapFormMixin, forms.ModelForm):
         self.initial.setdefault("target_kind", target.pop("kind", "none"))
         self.initial.setdefault("target_config", json.dumps(target, indent=2) if target else "")
 
+    def clean_length(self):
+        # The model's bounds, here rather than only after clean(): clean() runs the generator once at this
+        # length, and a length of 2**63 would never finish.
+        length = self.cleaned_data["length"]
+        for validator in RotationPolicy._meta.get_field("length").validators:
+            validator(length)
+        return length
+
     def clean_target_config(self):
         text = (self.cleaned_data.get("target_config") or "").strip() or "{}"
         try:
             config = json.loads(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+        except RecursionError:  # "[[[[…" thousands deep: the parser gives up before it finds an error
+            raise forms.ValidationError("Not valid JSON: nested too deeply.") from None
+        except ValueError:  # a number of thousands of digits, past Python's limit for reading one
+            raise forms.ValidationError("Not valid JSON: a number is too long.") from None
         if not isinstance(config, dict):
             raise forms.ValidationError("Give a JSON object ({…}), or leave it empty.")
+        # JSON escapes carry what form fields refuse: \u0000 (PostgreSQL cannot store it) and a lone surrogate
+        # such as \ud800 (no UTF-8 page can show it).
+        for text in _strings(config):
+            if "\x00" in text:
+                raise forms.ValidationError("The settings may not contain NUL characters (\\u0000).")
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise forms.ValidationError("The settings contain an invalid character (a lone surrogate).") \
+                        from None
         return config
 
     def clean(self):
@@ -194,7 +245,9 @@ class AssignmentForm(BootstrapFormMixin, forms.Form):
     tag_key = forms.CharField(label="Tag key", required=False, max_length=128)
     tag_value = forms.CharField(label="Tag value", required=False, max_length=256,
                                 help_text="Empty: any secret carrying the tag key.")
-    priority = forms.IntegerField(min_value=0, initial=100, help_text="Among rules the lowest number wins.")
+    # The column's range on PostgreSQL (a 4-byte integer); beyond it the INSERT itself would fail.
+    priority = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=100,
+                                  help_text="Among rules the lowest number wins.")
 
     def __init__(self, *args, providers, secrets, **kwargs):
         super().__init__(*args, **kwargs)

@@ -18,6 +18,7 @@ from django.db import DatabaseError, close_old_connections, connections, transac
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
+from rq import Queue
 from rq.job import Job, JobStatus
 from rq.worker import SimpleWorker
 
@@ -100,9 +101,16 @@ def job_is_alive(rotation, connection):
         return False
     try:
         job = Job.fetch(rotation.job_id, connection=connection)
+        status = job.get_status(refresh=False)
+        if status == JobStatus.QUEUED:
+            # Queued means waiting in its queue. A worker that took the job off the queue and lost Redis before
+            # starting it (a Redis restart) leaves it stranded in RQ's intermediate queue, still marked queued, for
+            # RQ's own clean-up to fail ten minutes later. A job taken at this very moment looks the same: enqueuing
+            # it again costs a job that finds the run claimed and does nothing.
+            return Queue(job.origin, connection=connection).get_job_position(job.id) is not None
     except Exception:
         return False
-    return job.get_status(refresh=False) in ALIVE
+    return status in ALIVE
 
 
 def reconcile_rotations_job():

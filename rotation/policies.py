@@ -1,10 +1,11 @@
 """Which policy governs a secret, what a policy generates, and the frozen copy a run executes."""
+import json
 import secrets
 import string
 
 from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.lookups import Exact
+from django.db.models.lookups import Exact, IsNull
 
 from rotation.models import MIN_SECRET_LENGTH, PolicyAssignment, RotationPolicy
 
@@ -58,6 +59,21 @@ def generate_for(frozen):
 # ---------------------------------------------------------------- which policy applies
 
 
+class TagText(KeyTextTransform):
+    """A tag's value as text. Django reads a key of digits ("2024") as an array index, so such a rule never
+    matched in SQL (while _rule_matches matched it), and one beyond 64 bits failed the query on PostgreSQL:
+    here every key is an object key."""
+
+    def as_postgresql(self, compiler, connection):
+        lhs, params, keys = self.preprocess_lhs(compiler, connection)
+        return f"({lhs} #>> %s)", (*params, keys)  # a text[] path: its elements are object keys on objects
+
+    def as_sqlite(self, compiler, connection):
+        lhs, params, keys = self.preprocess_lhs(compiler, connection)
+        path = "$" + "".join(f".{json.dumps(key)}" for key in keys)
+        return f"JSON_EXTRACT({lhs}, %s)", (*params, path)
+
+
 def rule_condition(assignment, prefix=""):
     """The assignment's rule as a condition on Secret rows (`prefix` for a query through a relation)."""
     condition = Q()
@@ -66,11 +82,10 @@ def rule_condition(assignment, prefix=""):
     if assignment.environment:
         condition &= Q(**{f"{prefix}environment__iexact": assignment.environment})
     if assignment.tag_key:
-        if assignment.tag_value:
-            # KeyTextTransform, not tags__<key>: a key may contain "__" or other lookup syntax.
-            condition &= Exact(KeyTextTransform(assignment.tag_key, f"{prefix}tags"), assignment.tag_value)
-        else:
-            condition &= Q(**{f"{prefix}tags__has_key": assignment.tag_key})
+        # TagText, not tags__<key>: a key may contain "__" or other lookup syntax, or be all digits.
+        tag = TagText(assignment.tag_key, f"{prefix}tags")
+        # Tag values are strings (the sync and the metadata form store nothing else), never JSON null.
+        condition &= Exact(tag, assignment.tag_value) if assignment.tag_value else IsNull(tag, False)
     return condition
 
 

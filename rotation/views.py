@@ -42,6 +42,8 @@ from rotation.services import (
     run_emergency_rotation,
 )
 from secretsadmin.listing import paginate
+from secretsadmin.mfa import is_verified
+from secretsadmin.mfa.middleware import step_up, verification_url
 from secretsadmin.permissions import (
     get_object_for_user_or_404,
     has_permission,
@@ -181,6 +183,9 @@ def _file(request, uuid, *, perm, form_class, service, emergency):
     secret = get_object_for_user_or_404(request.user, VIEW_SECRET, Secret.objects.select_related("provider"),
                                         uuid=uuid)
     require_permission(request.user, perm, secret)
+    if emergency and not is_verified(request.user):
+        # Step-up: an emergency rotation skips approval, so it needs a session confirmed with a second factor.
+        return step_up(request, secret.get_absolute_url())
     form = form_class(request.POST)
     if form.is_valid():
         try:
@@ -278,6 +283,7 @@ def secret_panel(user, secret):
     history = list(secret.rotation_requests.all()[:HISTORY_LENGTH])
     # At most one open rotation per secret (a database constraint), and nothing can be filed after it.
     open_request = next((rotation for rotation in history if rotation.is_open), None)
+    can_emergency = has_permission(user, "providers.emergency_rotation", secret)
     return {"rotation_panel": {
         "policy": effective_policy(secret),
         "open_request": open_request,
@@ -285,7 +291,10 @@ def secret_panel(user, secret):
         "can_view_policy": has_permission(user, "rotation.view_rotationpolicy"),
         "can_list": may_list_requests(user),
         "can_request": has_permission(user, "providers.request_rotation", secret),
-        "can_emergency": has_permission(user, "providers.emergency_rotation", secret),
+        "can_emergency": can_emergency,
+        # The form is offered once the session has passed the second factor; before that, a link to do so.
+        "emergency_verify_url": (verification_url(user, secret.get_absolute_url())
+                                 if can_emergency and not is_verified(user) else None),
         "request_form": RotationRequestForm(auto_id="id_rotation_%s"),
         "emergency_form": EmergencyRotationForm(auto_id="id_emergency_%s"),
     }}

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 
+from secretsadmin.mfa import admin as mfa_admin  # noqa: F401 - second-factor devices, without their keys
 from secretsadmin.services import record_membership_change, record_permission_change
 
 

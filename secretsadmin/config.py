@@ -9,6 +9,7 @@ from pathlib import Path
 
 from secretsadmin.config_compliance import COMPLIANCE_KEYS, ComplianceConfigError, parse_compliance
 from secretsadmin.config_metrics import METRICS_KEYS, MetricsConfigError, parse_metrics
+from secretsadmin.config_oidc import ENV_VARIABLE, OIDC_KEYS, OidcConfigError, parse_oidc
 from secretsadmin.config_providers import PROVIDER_KINDS, ProviderError, ProviderSpec, parse_providers
 from secretsadmin.config_rotation import ROTATION_KEYS, RotationConfigError, parse_rotation
 from secretsadmin.config_security import AUTH_KEYS, REQUEST_KEYS, SecurityConfigError, parse_security_limits
@@ -38,6 +39,7 @@ _KNOWN_KEYS = {
     "compliance": COMPLIANCE_KEYS,
     "auth": AUTH_KEYS,
     "requests": REQUEST_KEYS,
+    "oidc": OIDC_KEYS,
 }
 _AUDIT_STORAGES = ("database", "jsonl", "log")
 
@@ -69,6 +71,7 @@ class Config:
     requests: dict = field(default_factory=dict)
     # Earlier keys still accepted when checking signatures, so rotating SECRET_KEY signs nobody out.
     secret_key_fallbacks: list[str] = field(default_factory=list, repr=False)
+    oidc: dict = field(default_factory=dict, repr=False)  # holds the OIDC client secret
 
 
 def read_env(name: str, environ: Mapping[str, str]) -> str | None:
@@ -160,6 +163,10 @@ def load_config(
         limits = parse_security_limits(data)
     except SecurityConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    try:
+        oidc = parse_oidc(data.get("oidc", {}), env, read_env(ENV_VARIABLE, environ))
+    except OidcConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     if env == "production":
         _refuse_unsafe_production(debug, secret_key, allowed_hosts, redis_url, source)
     try:
@@ -187,6 +194,7 @@ def load_config(
         auth=limits["auth"],
         requests=limits["requests"],
         secret_key_fallbacks=fallbacks,
+        oidc=oidc,
     )
 
 

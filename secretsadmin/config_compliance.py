@@ -22,6 +22,7 @@ DEFAULT_THRESHOLDS = {
     "separation_of_duties": {"max_overlap_users": 0},
     "dormant_accounts": {"dormant_days": 90, "partial_percent": 10.0},
     "login_monitoring": {"partial_failed_attempts": 10, "fail_failed_attempts": 50},
+    "mfa_privileged": {"partial_percent": 90.0},
     "provider_tls": {},
     "provider_encryption_at_rest": {"require_customer_managed_keys": False},
     "provider_sync_recent": {"max_age_hours": 24, "partial_max_age_hours": 72},

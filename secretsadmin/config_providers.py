@@ -5,6 +5,8 @@ from urllib.parse import urlsplit
 
 PROVIDER_KINDS = ("aws", "vault", "azure", "gcp")
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+# A segment of a path that goes into URLs: no separators, escapes, URL syntax, whitespace or control characters.
+_PATH_SEGMENT = re.compile(r"[^/\\%?#\s\x00-\x1f\x7f]+")
 _COMMON_KEYS = ("name", "kind", "enabled", "description")
 
 
@@ -31,6 +33,7 @@ class _Key:
     url: bool = False
     https_only: bool = False
     choices: tuple[str, ...] = ()
+    path: bool = False  # becomes part of the provider's URLs (a Vault mount or namespace)
 
 
 # Every value is a string; a key left out (or set to "", e.g. by "${VAR:-}") is simply absent.
@@ -45,8 +48,8 @@ _SCHEMAS: dict[str, dict[str, _Key]] = {
     "vault": {
         "address": _Key(required=True, url=True),
         "token": _Key(secret=True),
-        "namespace": _Key(),
-        "mount": _Key(default="secret"),
+        "namespace": _Key(path=True),
+        "mount": _Key(default="secret", path=True),
         "auth_method": _Key(default="token", choices=("token", "approle")),
         "role_id": _Key(),
         "secret_id": _Key(secret=True),
@@ -158,6 +161,11 @@ def _value(label: str, entry: dict, key: str, rule: _Key) -> str | None:
     # Values are never echoed: some keys hold secrets, and a URL may carry credentials in it.
     if rule.choices and value not in rule.choices:
         raise ProviderError(f"{label}: {key} must be one of {', '.join(rule.choices)}")
+    if rule.path and any(segment in (".", "..") or not _PATH_SEGMENT.fullmatch(segment)
+                         for segment in value.strip("/").split("/")):
+        # "../sys" would take the provider's requests out of the mount (HTTP clients resolve dot segments).
+        raise ProviderError(f"{label}: {key} must be a path like team/kv: no empty, . or .. parts, and no spaces, "
+                            "control characters, %, ?, # or backslashes")
     if rule.url:
         schemes = ("https",) if rule.https_only else ("http", "https")
         try:

@@ -29,6 +29,7 @@ from rotation.access import VIEW_SECRET, may_list_requests, visible_requests
 from rotation.forms import STATE_GROUPS
 from rotation.models import RotationRequest
 from rotation.outcomes import outcome_events
+from secretsadmin.cache import get_or_none, set_if_possible
 from secretsadmin.db_tuning import tune_for_aggregates
 from secretsadmin.permissions import holds_permission_anywhere, objects_for_user
 
@@ -241,7 +242,7 @@ def _compute_snapshot(now):
     windows = week_windows(now)
     snapshot = {"as_of": now, "inventory": inventory_counts(Secret.objects.all(), now), "windows": windows,
                 "outcomes": rotation_outcomes(None, windows)}
-    cache.set(_snapshot_key(), snapshot, SNAPSHOT_TTL)
+    set_if_possible(_snapshot_key(), snapshot, SNAPSHOT_TTL)
     return snapshot
 
 
@@ -265,7 +266,7 @@ def _big_passes(user, now, *, secrets, rotations):
     """The inventory's counts and the runs' outcomes: from the snapshot for users who see every secret, else
     those of the user's visible secrets (if `secrets`) and their runs (if `rotations`), counted now."""
     if user.is_active and user.has_perm(VIEW_SECRET):
-        snapshot = cache.get(_snapshot_key())
+        snapshot = get_or_none(_snapshot_key())  # a Redis outage: counted live
         # A sync since then changed the inventory: count again rather than show the figures from before it.
         if snapshot is None or Provider.objects.filter(last_sync_at__gt=snapshot["as_of"]).exists():
             snapshot = _compute_snapshot(now)

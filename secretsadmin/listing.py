@@ -3,6 +3,7 @@ from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import Count, Window
 
 PAGE_SIZE = 50
+MAX_OFFSET = 2**31 - 1  # rows; PostgreSQL and SQLite both take any OFFSET up to here
 
 
 def paginate(request, queryset, per_page=PAGE_SIZE, paginator_class=Paginator):
@@ -27,9 +28,11 @@ class SinglePassPaginator(Paginator):
             number = 1  # as Paginator.get_page (no page parameter at all, too)
         except EmptyPage:
             return super().get_page(number)  # below 1: Paginator shows the last page, which needs the count
-        if self.orphans or self.object_list.query.distinct:  # the window would count rows the page merges
-            return super().get_page(number)
         bottom = (number - 1) * self.per_page
+        # The window would count rows the page merges; and an offset past any real table (?page=2**63) is one no
+        # database takes (an out-of-range OFFSET is an error): Paginator shows the last page for it.
+        if self.orphans or self.object_list.query.distinct or bottom > MAX_OFFSET:
+            return super().get_page(number)
         keyed = list(self.object_list.annotate(**{self.TOTAL: Window(Count("*"))})
                      .values_list("pk", self.TOTAL)[bottom:bottom + self.per_page])
         if not keyed and (number > 1 or not self.allow_empty_first_page):

@@ -10,7 +10,7 @@ import time
 
 import django_rq
 from django.conf import settings
-from django.core.cache import cache
+from django.db import DatabaseError
 from django.db.models import Count, Min
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
@@ -20,6 +20,7 @@ from audit.models import ChainVerification
 from providers.filters import overdue_condition, with_policy_interval, with_rotation_base
 from providers.models import Provider, Secret
 from rotation.models import RotationRequest
+from secretsadmin.cache import get_or_none, set_if_possible
 
 log = logging.getLogger("secretsadmin")
 SNAPSHOT_KEY = "metrics:posture:inventory"
@@ -43,7 +44,7 @@ def compute_inventory_snapshot():
     snapshot = {"computed_at": time.time(),
                 "providers": {name: {"secrets": totals.get(name, 0), "overdue": overdue.get(name, 0)}
                               for name in Provider.objects.values_list("name", flat=True)}}
-    cache.set(SNAPSHOT_KEY, snapshot, SNAPSHOT_TTL)
+    set_if_possible(SNAPSHOT_KEY, snapshot, SNAPSHOT_TTL)
     return snapshot
 
 
@@ -52,17 +53,26 @@ def refresh_posture_snapshot_job():
 
 
 def _inventory_snapshot():
-    return cache.get(SNAPSHOT_KEY) or compute_inventory_snapshot()
+    return get_or_none(SNAPSHOT_KEY) or compute_inventory_snapshot()  # a Redis outage: counted afresh
 
 
 class PostureCollector:
     """A prometheus_client collector: yields the gauges fresh at each scrape of this process's registry."""
 
     def collect(self):
-        yield from self._inventory()
-        yield from self._rotations()
-        yield from self._providers()
-        yield from self._audit()
+        # A database outage must not fail the scrape: the process metrics (errors, latencies) matter most then.
+        readable = True
+        for section in (self._inventory, self._rotations, self._providers, self._audit):
+            try:
+                families = list(section())
+            except DatabaseError as exc:
+                log.warning("metrics: posture gauges unavailable (%s)", type(exc).__name__)
+                readable = False
+                break
+            yield from families
+        yield GaugeMetricFamily("secretsadmin_posture_up",
+                                "1 if the posture gauges could be read from the database (0: they are missing)",
+                                value=1 if readable else 0)
         yield from self._queues()
 
     def _inventory(self):

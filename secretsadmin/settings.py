@@ -6,6 +6,7 @@ from pathlib import Path
 import dj_database_url
 
 from secretsadmin.config import load_config, read_env
+from secretsadmin.config_oidc import django_settings as oidc_django_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Runtime state of development, demo and test runs (SQLite files, the embedded Redis socket).
@@ -42,6 +43,9 @@ INSTALLED_APPS = [
     "django_filters",
     "django_ratelimit",
     "axes",
+    # Before secretsadmin: its admin module replaces otp_totp's device admin (which would show the TOTP keys).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "secretsadmin",
     "audit",
     "providers",
@@ -51,6 +55,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Before host validation and the HTTPS redirect: Prometheus scrapes each replica by its address.
+    "secretsadmin.metrics_endpoint.MetricsEndpointMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Oversized bodies are refused (413) before anything reads them.
     "secretsadmin.request_size.RequestSizeMiddleware",
@@ -61,8 +67,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "audit.middleware.AuditContextMiddleware",
     "secretsadmin.idle_sessions.IdleSessionMiddleware",
+    # request.user.is_verified(): the session passed the second factor (after idle sign-out, so it sees that).
+    "django_otp.middleware.OTPMiddleware",
     # Deny by default: every view needs a login unless it opts out with @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Members of the MFA roles reach nothing but the second-factor pages and sign-out until verified.
+    "secretsadmin.mfa.middleware.MFARequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "secretsadmin.timezones.ViewerTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -152,6 +162,14 @@ AXES_ENABLE_ADMIN = True
 # Idle sessions are signed out (secretsadmin.idle_sessions); a reveal asks for the password again after this.
 SESSION_IDLE_SECONDS = AUTH_LIMITS["session_idle_seconds"]
 REAUTH_SECONDS = AUTH_LIMITS["reauth_seconds"]
+# Two-factor sign-in (secretsadmin.mfa): required for these roles and superusers; for everyone before a reveal or
+# an emergency rotation. Wrong codes wait 1, 2, 4, 8... seconds (django-otp's throttling, per device).
+MFA_REQUIRED_ROLES = AUTH_LIMITS["mfa_required_roles"]
+OTP_TOTP_ISSUER = "SecretsAdmin"
+OTP_TOTP_THROTTLE_FACTOR = 1
+# No drift learning: a run of accepted "next step" codes would otherwise walk the accepted window forward.
+OTP_TOTP_SYNC = False
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Request bodies ([requests]): larger ones are refused with 413 (secretsadmin.request_size).
 MAX_REQUEST_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE = CONFIG.requests["max_body_bytes"]
 LOGIN_URL = "login"
@@ -229,6 +247,11 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+# Single sign-on with OpenID Connect ([oidc]; secretsadmin.oidc): the OIDC_* settings mozilla-django-oidc reads,
+# our backend while it is enabled, and the provider's end-session origin in form-action (sign-out is a form that
+# an SSO session's answer redirects there). secretsadmin.config_oidc.django_settings names them all.
+globals().update(oidc_django_settings(CONFIG.oidc, backends=AUTHENTICATION_BACKENDS, csp=CONTENT_SECURITY_POLICY))
 
 # Audit trail: the first storage is the hash-chained primary; the others mirror committed events.
 AUDIT_STORAGES = [

@@ -66,6 +66,40 @@ def mallory(db):
     return make_user("mallory")
 
 
+@pytest.fixture(autouse=True)
+def force_login_skips_the_second_factor(request, monkeypatch):
+    """force_login() means "skip the sign-in ceremony": it skips the second factor too.
+
+    After Django's own force_login the session is marked verified with a confirmed TOTP device of that user
+    (made on demand), as if the code had been entered. Tests of the second factor itself opt out with
+    @pytest.mark.real_mfa and go through the real pages.
+    """
+    if request.node.get_closest_marker("real_mfa"):
+        return
+    from django.test import Client
+
+    signed_in = Client.force_login
+
+    def force_login(self, user, backend=None):
+        signed_in(self, user, backend)
+        mark_second_factor_verified(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+def mark_second_factor_verified(client, user):
+    """Mark the test client's session as verified with `user`'s TOTP device (created if they have none)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test fixture", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device
+
+
 @pytest.fixture
 def client_for(client):
     def login(user):

@@ -1,4 +1,6 @@
 """HashiCorp Vault / OpenBao adapter (hvac, KV v2). Names are `path/to/secret#key`; writes use check-and-set."""
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +28,7 @@ from providers.adapters.calls import AdapterBase
 NAME_ERROR = "Invalid secret name format for Vault. Expected 'path/to/secret#key'"
 _NAME = re.compile(r"([A-Za-z0-9_.@=+-]+(?:/[A-Za-z0-9_.@=+-]+)*)#([A-Za-z0-9_.@=+-]+)")
 MARKER_PREFIX = "secretsadmin-rotation-"
+FINGERPRINT_HEX = 16  # 64 bits of HMAC-SHA256: tells a crashed attempt's version apart, reveals nothing of the value
 KEEP_TOKENS = 10  # Vault allows 64 custom metadata keys; the newest rotation tokens are enough
 
 
@@ -198,15 +201,20 @@ class VaultSecretManager(AdapterBase):
         if marker and not marker.startswith("pending@"):
             return StagedVersion(version_id=marker, created=False)
         if marker:
-            # A previous attempt wrote "pending@N" and may have died after writing version N.
-            expected = int(marker.removeprefix("pending@"))
-            if metadata["current_version"] >= expected and self._read_optional(path, expected).get(key) == value:
-                self._remember_token(path, custom, token, str(expected))
-                return StagedVersion(version_id=str(expected), created=False)
+            # A previous attempt wrote "pending@N:fingerprint" and may have died after writing version N. The retry
+            # brings another value (the engine generates one per attempt), so the version is known by the
+            # fingerprint of the value it holds; someone else's version N holds another value and is not taken.
+            expected, _, fingerprint = marker.removeprefix("pending@").partition(":")
+            if metadata["current_version"] >= int(expected):
+                written = self._read_optional(path, int(expected)).get(key)
+                if written is not None and (written == value or (
+                        fingerprint and hmac.compare_digest(fingerprint, _fingerprint(token, str(written))))):
+                    self._remember_token(path, custom, token, expected)
+                    return StagedVersion(version_id=expected, created=False)
         current = metadata["current_version"]
         data = self._read_optional(path, current)
         # Write-ahead: record the token as pending before the write, so a crash cannot duplicate it.
-        self._remember_token(path, custom, token, f"pending@{current + 1}")
+        self._remember_token(path, custom, token, f"pending@{current + 1}:{_fingerprint(token, value)}")
         written = self._call("stage_version", self.kv.create_or_update_secret, path, secret={**data, key: value},
                              cas=current)
         version = str(written["data"]["version"])
@@ -265,7 +273,7 @@ class VaultSecretManager(AdapterBase):
         custom[MARKER_PREFIX + token] = value
         # Vault returns custom metadata sorted by key, not by age: rank markers by the version they name.
         ours = sorted((k for k in custom if k.startswith(MARKER_PREFIX)),
-                      key=lambda k: int(custom[k].removeprefix("pending@")))
+                      key=lambda k: int(custom[k].removeprefix("pending@").partition(":")[0]))
         for stale in ours[:-KEEP_TOKENS]:
             del custom[stale]
         self._call("stage_version", self.kv.update_metadata, path, custom_metadata=custom)
@@ -283,3 +291,8 @@ class VaultSecretManager(AdapterBase):
             created_at=_time(metadata.get("created_time")), updated_at=_time(metadata.get("updated_time")),
             current_version=str(metadata.get("current_version") or "") or None,
         )
+
+
+def _fingerprint(token, value):
+    """A pending marker's check on the value staged under `token` (keyed by the token), never the value itself."""
+    return hmac.new(token.encode(), value.encode(), hashlib.sha256).hexdigest()[:FINGERPRINT_HEX]

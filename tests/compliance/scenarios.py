@@ -4,6 +4,7 @@ SCENARIOS[(check slug, status)] is a function (Evidence) -> threshold overrides 
 Checks whose rule has no partial outcome (a must-be-zero rule) have no partial scenario.
 """
 from django.contrib.auth.models import Group, Permission
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.shortcuts import assign_perm
 
 from rotation.models import RotationRequest
@@ -352,6 +353,29 @@ def _(ev):
 @scenario("login_monitoring", "fail")
 def _(ev):
     _sign_ins(ev, 50)
+
+
+def _privileged(ev, enrolled, without):
+    for index in range(enrolled + without):
+        user = ev.user(role=roles.APPROVER if index % 2 else roles.ADMINISTRATOR)
+        if index < enrolled:
+            TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    ev.user(role=roles.VIEWER)  # not privileged: needs no authenticator for this check
+
+
+@scenario("mfa_privileged", "pass")
+def _(ev):
+    _privileged(ev, 3, 0)
+
+
+@scenario("mfa_privileged", "partial")
+def _(ev):
+    _privileged(ev, 9, 1)  # 90%
+
+
+@scenario("mfa_privileged", "fail")
+def _(ev):
+    _privileged(ev, 1, 1)
 
 
 # ---------------------------------------------------------------- providers

@@ -116,7 +116,7 @@ def test_a_copy_of_the_catalog_loads(catalog_copy):
 @pytest.mark.parametrize(("slug", "old", "new", "message"), [
     ("soc2", '"dormant_accounts", "access_review_recent"]', '"no_such_check"]', "unknown check no_such_check"),
     ("nist-800-53", 'id = "AC-3"', 'id = "AC-2"', "control AC-2 appears twice"),
-    ("hipaa", 'catalog_version = "2026.11.1"', 'catalog_version = "2027.1.0"', "disagree on catalog_version"),
+    ("hipaa", 'catalog_version = "2026.11.2"', 'catalog_version = "2027.1.0"', "disagree on catalog_version"),
     ("iso27001", 'slug = "iso27001"', 'slug = "iso"', "expected 'iso27001'"),
     ("soc2", 'checks = ["provider_tls"]', "checks = []", "at least one evidence check"),
     ("nist-800-53", 'title = "Least Privilege"', 'title = ""', "title must be a non-empty string"),

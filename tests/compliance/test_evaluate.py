@@ -53,7 +53,7 @@ def test_every_framework_renders_with_statuses_computed_from_data(slug, scenario
     document = report(slug)
     framework = catalog()[slug]
     assert document["schema"] == SCHEMA
-    assert document["framework"]["slug"] == slug and document["framework"]["catalog_version"] == "2026.11.1"
+    assert document["framework"]["slug"] == slug and document["framework"]["catalog_version"] == "2026.11.2"
     assert [c["id"] for c in document["controls"]] == [c.id for c in framework.controls]
     assert set(document["checks"]) == set(framework.check_slugs()) == set(document["thresholds"])
     for control in document["controls"]:

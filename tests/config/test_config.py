@@ -1,4 +1,5 @@
 """The TOML configuration loader: interpolation, *_FILE secrets, overrides, validation and providers."""
+import json
 import secrets
 from pathlib import Path
 
@@ -358,6 +359,18 @@ def test_provider_urls_must_be_http(tmp_path):
     vault = load_error(tmp_path, BASE + '[secrets]\nprovider = "vault"\naddress = "localhost:8200"')
     azure = load_error(tmp_path, BASE + '[secrets]\nprovider = "azure"\nvault_url = "http://kv.example"')
     assert "address must be an http or https:// URL" in vault and "vault_url must be an https:// URL" in azure
+
+
+@pytest.mark.parametrize("mount", ["../sys", "secret/../../sys", "%2e%2e/sys", "..%2fsys", "a b", "kv?x", "kv\\x",
+                                   "kv//x", "kv\u0007"])
+def test_a_vault_mount_or_namespace_that_leaves_its_path_is_rejected(tmp_path, mount):
+    # HTTP clients resolve dot segments: "../sys" would send the provider's requests outside the mount.
+    for key in ("mount", "namespace"):
+        text = BASE + f'[secrets]\nprovider = "vault"\naddress = "http://localhost:8200"\n{key} = {json.dumps(mount)}'
+        assert f"{key} must be a path like team/kv" in load_error(tmp_path, text)
+    fine = load(tmp_path, BASE + '[secrets]\nprovider = "vault"\naddress = "http://localhost:8200"\n'
+                                 'mount = "team-a/kv/"\nnamespace = "admin/team_a"')
+    assert fine.providers[0].settings["mount"] == "team-a/kv/"
 
 
 def test_provider_repr_hides_credentials(tmp_path):

@@ -4,6 +4,7 @@ The rotation suite's fixtures (a local OpenBao, a policy, a synced secret) are i
 a conftest.py applies only below its own directory.
 """
 import os
+import re
 import subprocess
 
 import pytest
@@ -12,6 +13,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import BASE_DIR, MANAGE, PYTHON, TEST_PASSWORD
 from tests.e2e.artifacts import Artifacts
+from tests.e2e.pages import authenticator_for, enter_code
 from tests.rotation.conftest import kv_mount, policy, secret, vault, vault_provider, worker_env  # noqa: F401
 from tests.rotation.workers import WORKER_CLASS, kill_worker
 
@@ -75,10 +77,15 @@ def sign_in(request, browser, live_server, artifacts):
         contexts.append((username, context))
         page = context.new_page()
         page.goto("/")  # a stranger is sent to the sign-in form
+        device = authenticator_for(username)  # Approvers and Administrators have a phone and are asked for it
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(TEST_PASSWORD)
         page.get_by_role("button", name="Sign in").click()
+        if device is not None:
+            enter_code(page, device)
         page.get_by_test_id("current-user").filter(has_text=username).wait_for()
+        if device is not None:
+            page.wait_for_url(re.compile(r"^(?!.*/account/two-factor/)"))  # through, not back on the code page
         return page
 
     yield sign_in

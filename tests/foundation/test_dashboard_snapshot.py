@@ -54,3 +54,14 @@ def test_the_scheduler_refreshes_the_snapshot_every_minute():
     scheduler.load_config_from_file("secretsadmin.cron")
     jobs = {job.func.__name__: job for job in scheduler.get_jobs()}
     assert jobs["refresh_dashboard_snapshot_job"].interval == 60
+
+
+def test_the_home_page_counts_live_while_the_cache_server_is_down(client, role_users, scenario, settings):
+    from secretsadmin.process_group import free_port
+
+    compute_snapshot()
+    Evidence().secret(scenario.dev, "app/new")
+    # Redis restarting: nothing answers where the cache lives. The page must not fail, nor show the stale snapshot.
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}}
+    count, html = secrets_on(client, role_users["alice"])
+    assert count == 10

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.conftest import BASE_DIR, MANAGE, PYTHON, free_port
+from tests.foundation.mfa_helpers import code_for, key_from_page, recovery_codes_on
 
 # What each demo account may open (200) and what it must be refused (403).
 EXPECTED = {
@@ -46,17 +47,35 @@ def _wait_ready(base, deadline):
     return False
 
 
-def _login(base, username, password):
+def _csrf(page):
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+
+def _login(base, username, password, authenticators):
+    """Sign in as a person would. The approver and the admin are then asked for a second factor: the first time
+    they set up an authenticator from the page (its key kept in `authenticators`), later they enter its code."""
     session = requests.Session()
     page = session.get(f"{base}/accounts/login/", timeout=10)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     answer = session.post(
         f"{base}/accounts/login/",
-        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+        data={"username": username, "password": password, "csrfmiddlewaretoken": _csrf(page)},
         allow_redirects=False,
         timeout=10,
     )
     assert answer.status_code == 302, f"{username} could not log in"
+    first = session.get(f"{base}/", timeout=10)
+    if "/account/two-factor/setup/" in first.url:
+        key = key_from_page(first.text)
+        code, step = code_for(key)
+        shown = session.post(first.url, data={"code": code, "csrfmiddlewaretoken": _csrf(first)}, timeout=10)
+        assert len(recovery_codes_on(shown.text)) == 10, f"{username}: no recovery codes after the set-up"
+        authenticators[username] = (key, step)
+    elif "/account/two-factor/verify/" in first.url:
+        key, step = authenticators[username]
+        code, step = code_for(key, after_step=step)
+        verified = session.post(first.url, data={"code": code, "csrfmiddlewaretoken": _csrf(first)}, timeout=10)
+        assert "/account/" not in verified.url, f"{username}: the code was refused"
+        authenticators[username] = (key, step)
     return session
 
 
@@ -103,14 +122,17 @@ def test_demo_serves_every_role_and_stops_cleanly_on_ctrl_c(demo, tmp_path):
     assert _wait_ready(base, deadline), "/readyz did not answer 200 within 60 s"
     assert "Sign in" in requests.get(f"{base}/accounts/login/", timeout=10).text
 
+    authenticators = {}
     for username, pages in EXPECTED.items():
-        session = _login(base, username, passwords[username])
+        session = _login(base, username, passwords[username], authenticators)
         for path, status in pages.items():
             got = session.get(f"{base}{path}", allow_redirects=False, timeout=10).status_code
             assert got == status, f"{username} {path}: {got}, expected {status}"
 
     # The seeded local providers are registered and answer through their adapters.
-    admin = _login(base, "admin", passwords["admin"])
+    # The approver and the administrator had to set up two-factor sign-in; the others did not.
+    assert set(authenticators) == {"approver", "admin"}
+    admin = _login(base, "admin", passwords["admin"], authenticators)
     listing = admin.get(f"{base}/providers/", timeout=10).text
     assert "demo-vault" in listing and "demo-aws" in listing
     for uuid in re.findall(r'href="/providers/([0-9a-f-]{36})/"', listing):

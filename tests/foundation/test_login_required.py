@@ -8,7 +8,9 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 
 # Views a stranger may reach. Adding a name here is a security decision: say why in review.
 # /metrics has no session: its own guard (bearer token or address allow-list) is tested in tests/monitoring.
-PUBLIC = {"login", "healthz", "readyz", "metrics", "admin:login", "admin:logout"}
+# The single sign-on redirect and callback come before any session exists (a 404 while [oidc] is off); the
+# callback signs nobody in without the state, nonce and PKCE verifier its own session holds (tests/auth).
+PUBLIC = {"login", "healthz", "readyz", "metrics", "admin:login", "admin:logout", "oidc:authenticate", "oidc:callback"}
 
 SAMPLES = {"int": "1", "str": "x", "slug": "x", "uuid": str(uuid.uuid4()), "path": "x"}
 

@@ -100,7 +100,8 @@ def config_with(tmp_path, extra):
 
 def test_the_limits_are_configurable_and_checked(tmp_path):
     assert config_with(tmp_path / "defaults", "").auth == {
-        "login_failure_limit": 5, "login_cooloff_seconds": 900, "session_idle_seconds": 1800, "reauth_seconds": 300}
+        "login_failure_limit": 5, "login_cooloff_seconds": 900, "session_idle_seconds": 1800, "reauth_seconds": 300,
+        "mfa_required_roles": ["Approver", "Administrator"]}
     configured = config_with(tmp_path / "set", "[auth]\nlogin_failure_limit = 8\n[requests]\nmax_body_bytes = 65536\n")
     assert configured.auth["login_failure_limit"] == 8 and configured.requests == {"max_body_bytes": 65536}
     with pytest.raises(ConfigError, match=r"\[auth\] has unknown key login_failures; allowed keys: login_"):

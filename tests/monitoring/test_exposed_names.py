@@ -8,7 +8,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from providers.models import Provider
 from rotation import metrics as rotation_metrics
+from secretsadmin.login_security import LOGIN_FAILURES, LOGIN_LOCKOUTS
 from secretsadmin.metrics import SecretMetrics, SecretOperationTimer
+from secretsadmin.mfa.services import MFA_FAILURES, RECOVERY_CODES_USED
 from secretsadmin.posture import compute_inventory_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +37,10 @@ def test_every_listed_metric_is_in_the_scrape_with_its_labels(client):
         pass
     rotation_metrics.step_finished(SimpleNamespace(secret=SimpleNamespace(provider=provider)), "staging", "success",
                                    0.1)
+    LOGIN_FAILURES.inc()
+    LOGIN_LOCKOUTS.inc()
+    MFA_FAILURES.labels(method="totp", reason="wrong_code").inc()
+    RECOVERY_CODES_USED.inc()
     answer = client.get(reverse("metrics"))
     assert answer.status_code == 200
     scraped = {}

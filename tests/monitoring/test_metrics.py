@@ -47,6 +47,18 @@ def test_metrics_need_the_token_or_an_allowed_address(client, settings):
     assert client.get(reverse("metrics"), REMOTE_ADDR="192.0.2.1", HTTP_X_FORWARDED_FOR="10.1.2.3").status_code == 403
 
 
+def test_metrics_are_served_to_any_host_over_plain_http_but_nothing_else_is(client, settings):
+    settings.ALLOWED_HOSTS = ["secrets.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+    settings.METRICS_TOKEN = TOKEN
+    settings.METRICS_ALLOWED_NETWORKS = []
+    pod = {"HTTP_HOST": "10.42.0.7:8000"}
+    assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}", **pod).status_code == 200
+    assert client.get("/metrics", **pod).status_code == 401
+    assert client.get("/audit/", **pod).status_code == 400  # every other path: host validation as before
+    assert client.get("/audit/", HTTP_HOST="secrets.example.com").status_code == 301  # and the HTTPS redirect
+
+
 def test_secret_metrics_are_exposed_with_their_total_suffix(client):
     before = scrape(client)
     SecretMetrics.record_secret_retrieval("app/db#password", True, provider="p1")
@@ -115,6 +127,7 @@ def test_posture_gauges(client, role_users):
     assert value(samples, "secretsadmin_audit_chain_verified") == 1
     assert value(samples, "secretsadmin_rq_queue_depth", queue="reports") == waiting == 1
     assert value(samples, "secretsadmin_rq_workers") is not None
+    assert value(samples, "secretsadmin_posture_up") == 1
 
 
 def test_the_inventory_gauges_come_from_the_snapshot_not_the_table(client, django_assert_max_num_queries):
@@ -136,3 +149,12 @@ def test_cache_hits_and_misses_are_counted(client):
     after = scrape(client)
     for name in ("django_cache_get_hits_total", "django_cache_get_misses_total"):
         assert value(after, name, backend="redis") >= (value(before, name, backend="redis") or 0) + 1
+
+
+def test_a_scrape_while_the_cache_server_is_down_counts_the_inventory_itself(client, settings):
+    from secretsadmin.process_group import free_port
+
+    provider = Provider.objects.create(kind="aws", name="cacheless", settings={"region": "us-east-1"})
+    Secret.objects.create(provider=provider, name="one#k", last_rotated_at=timezone.now())
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}}
+    assert value(scrape(client), "secretsadmin_secrets", provider="cacheless") == 1

@@ -36,9 +36,9 @@ def blocks():
 
 
 def pages(paginator_class, queryset, per_page):
-    """Every page (and one past the end, and two bad numbers) as (number, [pk], total)."""
+    """Every page (and one past the end, bad numbers, and pages no OFFSET can reach) as (number, [pk], total)."""
     seen = []
-    for number in [*range(1, len(queryset) // per_page + 3), "abc", "-1", None]:
+    for number in [*range(1, len(queryset) // per_page + 3), "abc", "-1", None, str(2**63), 10**20]:
         page = paginator_class(queryset, per_page).get_page(number)
         seen.append((page.number, [secret.pk for secret in page.object_list], page.paginator.count,
                      page.paginator.num_pages))

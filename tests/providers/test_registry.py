@@ -76,6 +76,14 @@ def test_bad_settings_give_form_errors(client, role_users):
     assert not Provider.objects.exists()
 
 
+@pytest.mark.parametrize("field", ["mount", "namespace"])
+def test_a_vault_mount_or_namespace_with_dot_segments_is_a_form_error(client, role_users, field):
+    client.force_login(role_users["erin"])
+    response = client.post(reverse("providers:provider_create"), {**VAULT_FORM, field: "secret/../../sys"})
+    assert response.status_code == 200 and f"{field} must be a path like team/kv" in response.content.decode()
+    assert not Provider.objects.exists()
+
+
 def test_duplicate_names_are_a_form_error(client, role_users):
     client.force_login(role_users["erin"])
     client.post(reverse("providers:provider_create"), VAULT_FORM)

@@ -98,7 +98,7 @@ def test_a_refused_data_write_is_permission_denied_and_writes_nothing(vault):
     root_kv(vault).create_or_update_secret(path, secret={"password": "original"})
     with pytest.raises(PermissionDenied):
         vault.make_adapter(token=token).stage_version(f"{path}#password", "changed", str(uuid.uuid4()))
-    assert list(markers(vault, path).values()) == ["pending@2"], "got as far as the write-ahead marker"
+    assert [m.partition(":")[0] for m in markers(vault, path).values()] == ["pending@2"], "got as far as the marker"
     assert current_version(vault, path) == 1
     assert value_at(vault, path) == {"password": "original"}
 
@@ -194,11 +194,17 @@ def test_staging_again_after_a_conflict_writes_on_top_of_the_other_writer(vault,
 
 
 # -- crash-safe staging ----------------------------------------------------------------------------------------
-def test_staging_is_idempotent_after_a_crash_between_the_write_and_the_final_marker(vault, adapter, monkeypatch):
+@pytest.mark.parametrize("retry_value", ["rotated", "generated-again"], ids=["same-value", "new-value"])
+def test_staging_is_idempotent_after_a_crash_between_the_write_and_the_final_marker(retry_value, vault, adapter,
+                                                                                   monkeypatch):
+    # The rotation engine generates a value per attempt (it keeps none), so its retry brings another value: that one
+    # must find the version written for its token too, not write a second (found by tests/scale: a worker SIGKILLed
+    # while staging).
     path = unique_path("crash-after-write")
     name = f"{path}#password"
     adapter.create_secret(name, "original")
     remember = adapter._remember_token
+    written = "rotated"
 
     def die_before_the_final_marker(path_, custom, token, value):
         if not value.startswith("pending@"):
@@ -207,14 +213,16 @@ def test_staging_is_idempotent_after_a_crash_between_the_write_and_the_final_mar
 
     monkeypatch.setattr(adapter, "_remember_token", die_before_the_final_marker)
     with pytest.raises(Crash):
-        adapter.stage_version(name, "rotated", "token-crash")
+        adapter.stage_version(name, written, "token-crash")
     monkeypatch.undo()
-    assert markers(vault, path) == {"token-crash": "pending@2"}
+    assert markers(vault, path)["token-crash"].startswith("pending@2:")
+    assert written not in markers(vault, path)["token-crash"], "the marker never holds the value"
     assert current_version(vault, path) == 2
 
-    again = adapter.stage_version(name, "rotated", "token-crash")
+    again = adapter.stage_version(name, retry_value, "token-crash")
     assert (again.version_id, again.created) == ("2", False)
     assert current_version(vault, path) == 2, "no second version for the same token"
+    assert value_at(vault, path) == {"password": written}
     assert markers(vault, path) == {"token-crash": "2"}
     assert adapter.describe_secret(name).versions[-1].rotation_token == "token-crash"
 
@@ -234,7 +242,7 @@ def test_a_crash_before_the_write_stages_on_the_next_attempt(vault, adapter, mon
     with pytest.raises(Crash):
         adapter.stage_version(name, "rotated", "token-early")
     monkeypatch.undo()
-    assert markers(vault, path) == {"token-early": "pending@2"}
+    assert markers(vault, path)["token-early"].startswith("pending@2:")
     assert current_version(vault, path) == 1
 
     staged = adapter.stage_version(name, "rotated", "token-early")

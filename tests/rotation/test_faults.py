@@ -126,3 +126,25 @@ def test_redis_down_at_approval_is_caught_up_by_the_reconciler(role_users, secre
     rotation.refresh_from_db()
     assert rotation.enqueued_at and rotation.job_id
     assert reconcile_rotations().enqueued == 0  # a live job is not enqueued twice
+
+
+def test_a_job_stranded_by_a_redis_restart_is_enqueued_again(role_users, secret, worker_env):
+    # A worker took the job off the queue (RQ moves it to an intermediate queue) and lost Redis before starting it:
+    # the job still says "queued", but no worker will see it again (found by tests/scale's Redis restart).
+    import django_rq
+    from rq import Queue
+    from rq.intermediate_queue import IntermediateQueue
+
+    rotation = approve(secret, role_users)
+    rotation.refresh_from_db()
+    stranded = rotation.job_id
+    connection = django_rq.get_connection("rotation")
+    queue = Queue("rotation", connection=connection)
+    assert connection.lrem(queue.key, 1, stranded) == 1  # what the worker's BLMOVE did
+    connection.rpush(IntermediateQueue.get_intermediate_queue_key(queue.key), stranded)
+    assert reconcile_rotations().enqueued == 1
+    rotation.refresh_from_db()
+    assert rotation.job_id != stranded
+    run_burst_worker(worker_env)
+    rotation.refresh_from_db()
+    assert rotation.state == State.SUCCEEDED, rotation.error

@@ -86,6 +86,8 @@ class Command(BaseCommand):
             "",
             "Demo accounts (passwords are new on every start and shown only now):",
             *[f"  {username:<10} {role:<14} {password}" for username, role, password in users],
+            f"Two-factor sign-in is required for {', '.join(settings.MFA_REQUIRED_ROLES) or 'no role'}: at the first",
+            "sign-in the page shows a QR code for any authenticator app (FreeOTP, Aegis, Google Authenticator...).",
             "",
             f"Metrics: curl http://{host}:{port}/metrics  (open to this machine in development; production needs",
             "METRICS_TOKEN or [metrics] allowed_ips)",
