@@ -3,13 +3,14 @@ from django.contrib import admin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from secretsadmin.mfa.models import RecoveryCodeDevice
+from secretsadmin.read_only_admin import ReadOnlyAdmin
 
 # otp_totp registers an admin that shows each TOTP key (and a QR code of it) to anyone who may view devices.
 if admin.site.is_registered(TOTPDevice):
     admin.site.unregister(TOTPDevice)
 
 
-class ReadOnlyDeviceAdmin(admin.ModelAdmin):
+class ReadOnlyDeviceAdmin(ReadOnlyAdmin):
     """A list to look at: devices are made by their owner's enrolment and removed by the audited reset
     (Two-factor -> Users), so that every change leaves an audit event."""
 
@@ -21,15 +22,6 @@ class ReadOnlyDeviceAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 admin.site.register(TOTPDevice, ReadOnlyDeviceAdmin)

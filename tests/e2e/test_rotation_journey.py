@@ -86,6 +86,8 @@ def test_an_approved_request_is_rotated_while_the_requester_watches(sign_in, art
 
     # bob's page, never reloaded, follows the run through htmx polling until it is final.
     expect(run_state(bob)).to_have_text("Succeeded", timeout=RUN_TIMEOUT)
+    # The badge changes at htmx's swap; the watcher records at the settle a moment later: wait for that.
+    bob.wait_for_function("() => (window.runStates || []).at(-1) === 'succeeded'", timeout=5_000)
     states = bob.evaluate("window.runStates")  # undefined, and so a failure, had the page been reloaded
     assert states[0] == "pending_approval" and states[-1] == "succeeded", states
     run = bob.get_by_role("region", name="Run", exact=True)

@@ -273,7 +273,3 @@ ENTRIES = [
           url=lambda w: reverse("admin:audit_auditevent_changelist"), valid=lambda w: {},
           groups=(("q",), ("p",)), setup=lambda w, s: w.event),
 ]
-
-# Failures found by the battery whose fix belongs to a file another change owns (see the report of issue 10):
-# strict, so that the fix makes them fail here until the entry is removed.
-KNOWN_BUGS = {}

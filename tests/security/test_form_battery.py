@@ -19,7 +19,7 @@ from django.utils.module_loading import import_string
 from audit.models import AuditEvent
 from tests.conftest import ROLE_USERS, mark_second_factor_verified
 from tests.security import fingerprint
-from tests.security.form_table import ENTRIES, FORM_BASES, KNOWN_BUGS, Fill
+from tests.security.form_table import ENTRIES, FORM_BASES, Fill
 from tests.security.payloads import PAYLOADS, as_received, encode
 
 PROJECT_PACKAGES = ("audit", "providers", "rotation", "compliance", "secretsadmin")
@@ -174,14 +174,9 @@ def _judge_success(entry, auditor, page, before, expected, group):
 
 # ---------------------------------------------------------------------------------------------------- the battery
 
-def _marks(entry, payload):
-    marks = [] if entry.verified else [pytest.mark.real_mfa]  # force_login() then leaves the session unverified
-    if (entry.name, payload) in KNOWN_BUGS:
-        marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[entry.name, payload]))
-    return marks
-
-
-CASES = [pytest.param(entry.name, payload, id=f"{entry.name}-{payload}", marks=_marks(entry, payload))
+# Pages of the second-factor check itself: force_login() then leaves the session unverified.
+CASES = [pytest.param(entry.name, payload, id=f"{entry.name}-{payload}",
+                      marks=[] if entry.verified else [pytest.mark.real_mfa])
          for entry in ENTRIES for payload in PAYLOADS]
 
 
