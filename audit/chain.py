@@ -23,13 +23,23 @@ def format_timestamp(value: datetime) -> str:
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def canonical_json(fields: dict) -> str:
+def canonical_fields(fields: dict) -> dict:
+    """The hashed fields as JSON types: what canonical_json encodes."""
     data = {name: fields.get(name) for name in HASHED_FIELDS}
     # Only these two arrive as Python objects (from the ORM); from a JSON-lines file they are strings already.
     if isinstance(data["timestamp"], datetime):
         data["timestamp"] = format_timestamp(data["timestamp"])
     if isinstance(data["uuid"], UUID):
         data["uuid"] = str(data["uuid"])
+    return data
+
+
+def canonical_json(fields: dict) -> str:
+    return _ENCODER.encode(canonical_fields(fields))
+
+
+def encode_canonical(data: dict) -> str:
+    """Any dict of JSON types the way canonical_json encodes (sorted keys, no spaces, UTF-8 kept)."""
     return _ENCODER.encode(data)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.db import connections, transaction
 
-from audit.chain import GENESIS_HASH, canonical_json, event_hash, format_timestamp
+from audit.chain import GENESIS_HASH, canonical_fields, encode_canonical, event_hash, format_timestamp
 from audit.models import AuditEvent, ChainHead
 from audit.pg_append import PostgresAppender
 
@@ -85,9 +85,8 @@ class DatabaseStorage(AuditStorage):
 
 def record_as_json(record: dict) -> str:
     """One event as a single JSON line: the canonical fields plus its chain links."""
-    data = json.loads(canonical_json(record))
-    data["prev_hash"], data["hash"] = record["prev_hash"], record["hash"]
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # Built from the fields, not by parsing canonical_json's text back (a rotation writes eleven events).
+    return encode_canonical({**canonical_fields(record), "prev_hash": record["prev_hash"], "hash": record["hash"]})
 
 
 class JsonLinesStorage(AuditStorage):

@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from providers.models import Provider, Secret
 
@@ -141,6 +142,8 @@ class RotationRequest(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # When the step the run is in (its state) was entered by the attempt now running it: the run page's live row.
+    step_started_at = models.DateTimeField(null=True, blank=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Emergency rotations open a post-incident review that an Approver must acknowledge.
@@ -224,19 +227,21 @@ class Approval(models.Model):
 
 
 class StepLog(models.Model):
-    """One step of a run: when it started and finished, and how (the run page's timeline)."""
+    """One attempt at a step of a run, written when it ends: when it started and finished, and how (the run
+    page's timeline). The step in progress is not a row yet: the page shows it from the run's state."""
 
     class Outcome(models.TextChoices):
-        STARTED = "started", "Running"
+        STARTED = "started", "Running"  # the step in progress (unsaved, on the run page); rows of older releases
         SUCCEEDED = "succeeded", "Done"
         FAILED = "failed", "Failed"
+        INTERRUPTED = "interrupted", "Interrupted"  # its worker stopped mid-step; another took the run over
 
     request = models.ForeignKey(RotationRequest, on_delete=models.CASCADE, related_name="steps")
     step = models.CharField(max_length=32, choices=RotationRequest.State.choices)
     attempt = models.PositiveIntegerField(default=0)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.STARTED)
     detail = models.TextField(blank=True)
-    started_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -30,7 +30,7 @@ from rotation.forms import (
     RotationRequestFilter,
     RotationRequestForm,
 )
-from rotation.models import Approval, RotationRequest
+from rotation.models import Approval, RotationRequest, StepLog
 from rotation.policies import effective_policy
 from rotation.services import (
     RotationRefused,
@@ -120,6 +120,10 @@ def _duration(delta):
 
 def _status_context(rotation, approvals):
     steps = list(rotation.steps.all())
+    if rotation.is_running and rotation.step_started_at:
+        # The step in progress has no row until it ends (the worker writes one per step): shown from the run.
+        steps.append(StepLog(request=rotation, step=rotation.state, attempt=rotation.attempts,
+                             outcome=StepLog.Outcome.STARTED, started_at=rotation.step_started_at))
     for step in steps:
         step.duration_text = _duration(step.duration)
     return {

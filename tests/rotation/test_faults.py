@@ -59,6 +59,10 @@ def test_a_worker_killed_at_any_step_boundary_is_finished_by_the_next(point, tmp
     assert metadata["versions"]["1"]["deletion_time"]
     current = read(vault, kv_mount, "db/app")["data"]["password"]
     assert current != initial and accepts(config, current) and not accepts(config, initial)
+    # The run page's timeline: the killed worker's step once as interrupted, then every step done once, in order.
+    rows = [(row.step, row.outcome) for row in rotation.steps.all()]
+    assert [row for row in rows if row[1] != "succeeded"] == [(step, "interrupted")], rows
+    assert [name for name, outcome in rows if outcome == "succeeded"] == list(STEPS)
 
 
 def test_a_provider_outage_during_a_run_is_retried_and_the_credential_keeps_working(

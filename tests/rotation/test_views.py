@@ -78,18 +78,24 @@ def test_rotation_pages_are_404_for_someone_who_cannot_see_the_secret(client_for
 
 
 def test_run_page_shows_policy_snapshot_steps_and_versions(client_for, role_users, pending):
-    RotationRequest.objects.filter(pk=pending.pk).update(state=State.VERIFYING, old_version="3", new_version="4",
-                                                         error="target answered 503")
     now = timezone.now()
+    RotationRequest.objects.filter(pk=pending.pk).update(state=State.VERIFYING, old_version="3", new_version="4",
+                                                         error="target answered 503", attempts=1,
+                                                         step_started_at=now + timedelta(seconds=5))
     StepLog.objects.create(request=pending, step=State.STAGING, attempt=1, outcome=StepLog.Outcome.SUCCEEDED,
-                           detail="staged version 4", finished_at=now + timedelta(seconds=2))
-    StepLog.objects.create(request=pending, step=State.VERIFYING, attempt=1, detail="checking the target")
+                           detail="staged version 4", started_at=now, finished_at=now + timedelta(seconds=2))
+    StepLog.objects.create(request=pending, step=State.VERIFYING, attempt=1, outcome=StepLog.Outcome.INTERRUPTED,
+                           detail="the worker stopped", started_at=now + timedelta(seconds=2),
+                           finished_at=now + timedelta(seconds=5))
     page = body(client_for(role_users["alice"]).get(url("request_detail", pending)))
     assert "Quarterly rotation" in page and "bob" in page
     assert "24 characters" in page and "<code>none</code>" in page and "2 h" in page
     assert re.search(r"<code>3</code>.*<code>4</code>", page, re.S)
-    assert "staged version 4" in page and "checking the target" in page and "target answered 503" in page
+    assert "staged version 4" in page and "the worker stopped" in page and "target answered 503" in page
     assert re.search(r"\d+\.\d s", page), "the finished step shows its duration"
+    rows = re.findall(r'data-step="(\w+)" data-outcome="(\w+)"', page)
+    # The step in progress has no row yet: it is shown from the run, after the rows, and last.
+    assert rows == [("staging", "succeeded"), ("verifying", "interrupted"), ("verifying", "started")]
     assert 'data-testid="decide-form"' not in page, "a Viewer gets no buttons"
 
 

@@ -6,11 +6,11 @@ access log and the users' own record of each answer:
 
 - runs: one per rotated secret and none for the others; each settled as its policy says (succeeded, or waiting
   out its grace period), no error, attempts back at 0, old version 1 and new version 2, one approval by an
-  Approver, each step succeeded exactly once, in order, and never two at a time; a step left unfinished only
-  where a worker was killed, on the run it held;
+  Approver, each step succeeded exactly once, in order, and never two at a time; a step interrupted only where
+  a worker was killed, on the run it held;
 - audit: since the users started, exactly the events the runs and the users account for, by type and outcome
-  (sign-ins, requests, approvals, lost approval races, every StepLog row's start and finish with its step and
-  attempt, one secret.rotation per run), and the verifier walks the whole table unbroken;
+  (sign-ins, requests, approvals, lost approval races, every StepLog row's start, and the finish of every row not
+  interrupted, with its step and attempt, one secret.rotation per run), and the verifier walks the whole table unbroken;
 - OpenBao: every rotated secret has exactly one new version, current, 32 characters, carrying its run's token;
   the old one deleted under the revoking policy and still live under the grace policy; the others untouched;
 - HTTP: no answer 5xx or failed (users' record and access logs agree), every replica served, every request and
@@ -68,11 +68,12 @@ def check_runs(seeded, outcome, runs, problems):
             problems.append(f"{label}: steps succeeded {done}")
         if any(s.outcome == StepLog.Outcome.FAILED or s.attempt for s in steps):
             problems.append(f"{label}: a step failed or was retried: {[(s.step, s.outcome, s.attempt) for s in steps]}")
-        left = [s for s in steps if s.outcome == StepLog.Outcome.STARTED]
+        left = [s for s in steps if s.outcome != StepLog.Outcome.SUCCEEDED]  # a killed worker's step: interrupted
         if left:
             unfinished[run.pk] = left[0].step
-            if run.pk != interrupted or len(left) > 1:
-                problems.append(f"{label}: steps left unfinished {[s.step for s in left]} (killed run: {interrupted})")
+            if run.pk != interrupted or len(left) > 1 or left[0].outcome != StepLog.Outcome.INTERRUPTED:
+                problems.append(f"{label}: steps not done {[(s.step, s.outcome) for s in left]} "
+                                f"(killed run: {interrupted})")
         finished = [s for s in steps if s.finished_at]
         for before, after in zip(finished, finished[1:], strict=False):
             if after.started_at < before.finished_at:
@@ -90,6 +91,7 @@ def check_runs(seeded, outcome, runs, problems):
 
 def check_audit(stack, seeded, outcome, runs, problems):
     from audit.models import AuditEvent
+    from rotation.models import StepLog
 
     events = list(AuditEvent.objects.filter(sequence__gt=seeded.first_sequence).values_list(
         "event_type", "outcome", "target_id", "details"))
@@ -103,7 +105,7 @@ def check_audit(stack, seeded, outcome, runs, problems):
         ("rotation.approved", "success"): counts["approved"],
         ("rotation.approved", "failure"): counts["lost_races"],
         ("rotation.step_started", "success"): len(steps),
-        ("rotation.step_finished", "success"): sum(1 for step in steps if step.finished_at),
+        ("rotation.step_finished", "success"): sum(1 for step in steps if step.outcome == StepLog.Outcome.SUCCEEDED),
         ("secret.rotation", "success"): len(runs),
     })
     expected = +expected  # a zero count (no lost race) is no event at all
@@ -116,7 +118,7 @@ def check_audit(stack, seeded, outcome, runs, problems):
     for run in runs:
         logged = list(run.steps.all())
         for kind, rows in (("rotation.step_started", logged),
-                           ("rotation.step_finished", [s for s in logged if s.finished_at])):
+                           ("rotation.step_finished", [s for s in logged if s.outcome != StepLog.Outcome.INTERRUPTED])):
             if by_run.get((str(run.uuid), kind), Counter()) != Counter((s.step, s.attempt) for s in rows):
                 problems.append(f"audit: run {run.pk}'s {kind} events {dict(by_run.get((str(run.uuid), kind), {}))} "
                                 f"are not its StepLog rows {sorted((s.step, s.attempt) for s in rows)}")
