@@ -108,6 +108,7 @@ class Runner:
 
     # -- the loop -------------------------------------------------------------------------------------
     def run(self):
+        pause_point("claim.before")
         if not self.claim():
             return "not claimed"
         try:

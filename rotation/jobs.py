@@ -12,8 +12,10 @@ worker, which resumes at the stored step; RQ's job timeout still applies (SIGALR
 """
 import logging
 import uuid
+from datetime import timedelta
 
 import django_rq
+from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -96,7 +98,7 @@ def enqueue_run(rotation):
     transaction.on_commit(lambda: enqueue_now(request_id))
 
 
-def job_is_alive(rotation, connection):
+def job_is_alive(rotation, connection, now=None):
     if not rotation.job_id:
         return False
     try:
@@ -108,6 +110,11 @@ def job_is_alive(rotation, connection):
             # RQ's own clean-up to fail ten minutes later. A job taken at this very moment looks the same: enqueuing
             # it again costs a job that finds the run claimed and does nothing.
             return Queue(job.origin, connection=connection).get_job_position(job.id) is not None
+        if status == JobStatus.STARTED and job.started_at is not None:
+            # Asked only of runs no worker has claimed: a live worker claims its run within milliseconds of starting
+            # the job, so one started a whole lease ago died between taking the job and claiming (kill -9, OOM).
+            # RQ would mark it failed only after the job timeout; the run need not wait that long.
+            return job.started_at > (now or timezone.now()) - timedelta(seconds=settings.ROTATION_LEASE_SECONDS)
     except Exception:
         return False
     return status in ALIVE

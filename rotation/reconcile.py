@@ -2,7 +2,8 @@
 
 Every 30 seconds (secretsadmin/cron.py) and from `manage.py reconcile_rotations`: expire stale requests,
 then enqueue every run that should be moving but is not - queued with no live job (Redis flushed or down
-at approval time), claimed by a worker whose lease lapsed (killed), waiting to retry whose time has come,
+at approval time) or whose job a worker took and died before claiming the run (a lease ago), claimed by a
+worker whose lease lapsed (killed), waiting to retry whose time has come,
 or in its grace period that has ended.
 """
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ def reconcile_rotations(now=None):
     connection = django_rq.get_connection("rotation")
     for rotation in runs_due(now).only("pk", "job_id", "claimed_by"):
         # A claim whose lease lapsed belongs to a dead worker: its job is dead too, whatever Redis says.
-        if not rotation.claimed_by and job_is_alive(rotation, connection):
+        if not rotation.claimed_by and job_is_alive(rotation, connection, now):
             result.alive += 1
             continue
         if enqueue_now(rotation.pk):

@@ -152,3 +152,26 @@ def test_a_job_stranded_by_a_redis_restart_is_enqueued_again(role_users, secret,
     run_burst_worker(worker_env)
     rotation.refresh_from_db()
     assert rotation.state == State.SUCCEEDED, rotation.error
+
+
+def test_a_worker_killed_before_it_claimed_the_run_is_replaced_once_a_lease_has_passed(
+        tmp_path, worker_env, role_users, secret, settings):
+    # RQ marked the job started; the worker died before its conditional UPDATE: nobody holds the run.
+    rotation, point = approve(secret, role_users), "claim.before"
+    worker = start_worker(worker_env, SECRETSADMIN_ROTATION_PAUSE_AT=point,
+                          SECRETSADMIN_ROTATION_PAUSE_DIR=str(tmp_path))
+    try:
+        wait_for((tmp_path / point).exists, what="the worker to take the job")
+    finally:
+        kill_worker(worker)
+    rotation.refresh_from_db()
+    assert rotation.state == State.QUEUED and not rotation.claimed_by
+    dead_job = rotation.job_id
+    assert reconcile_rotations().enqueued == 0  # just started: a live worker would be claiming it now
+    later = timezone.now() + timedelta(seconds=settings.ROTATION_LEASE_SECONDS + 1)
+    assert reconcile_rotations(now=later).enqueued == 1  # not the job timeout (15 min) later
+    rotation.refresh_from_db()
+    assert rotation.job_id != dead_job
+    run_burst_worker(worker_env)
+    rotation.refresh_from_db()
+    assert rotation.state == State.SUCCEEDED, rotation.error
