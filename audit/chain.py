@@ -34,13 +34,13 @@ def canonical_fields(fields: dict) -> dict:
     return data
 
 
-def canonical_json(fields: dict) -> str:
-    return _ENCODER.encode(canonical_fields(fields))
-
-
 def encode_canonical(data: dict) -> str:
     """Any dict of JSON types the way canonical_json encodes (sorted keys, no spaces, UTF-8 kept)."""
     return _ENCODER.encode(data)
+
+
+def canonical_json(fields: dict) -> str:
+    return encode_canonical(canonical_fields(fields))
 
 
 def event_hash(prev_hash: str, fields: dict) -> str:

@@ -181,10 +181,12 @@ class Runner:
         if rotation.old_version:
             return {}
         try:
-            current = self._adapter(rotation).describe_secret(rotation.secret.name).current_version or NO_VERSION
+            return {"old_version": self._current_version(rotation)}
         except Exception:  # the step meets the same error again, where failures are handled
             return {}
-        return {"old_version": current}
+
+    def _current_version(self, rotation):
+        return self._adapter(rotation).describe_secret(rotation.secret.name).current_version or NO_VERSION
 
     @contextlib.contextmanager
     def commit(self):
@@ -292,7 +294,7 @@ class Runner:
         adapter, name = self._adapter(rotation), rotation.secret.name
         if not rotation.old_version:
             # Write-ahead: remember what "old" is before the provider has a new version to confuse it with.
-            current = adapter.describe_secret(name).current_version or NO_VERSION
+            current = self._current_version(rotation)
             if not self._mine().update(old_version=current):
                 raise LostClaim(self.request_id)
             rotation.old_version = current
