@@ -8,8 +8,9 @@ def record(event_type, *, actor, **fields):
     return _record(event_type, actor=actor, **fields)
 
 
-def record_many(events, *, actor):
-    """See audit.recorder.record_many: several (event_type, fields) of one change, in one append."""
+def record_many(events, *, actor, change=None):
+    """See audit.recorder.record_many: several (event_type, fields) of one change, in one append (and with
+    `change`, the change itself in the same statement where the storage can)."""
     from audit.recorder import record_many as _record_many
 
-    return _record_many(events, actor=actor)
+    return _record_many(events, actor=actor, change=change)

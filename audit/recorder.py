@@ -123,14 +123,31 @@ def record(event_type, *, actor, **fields):
     return store(build_fields(event_type, actor=actor, **fields), primary, mirrors)
 
 
-def record_many(events, *, actor):
+def record_many(events, *, actor, change=None):
     """Append several events of one change, in order, as record() would one by one (fewer round trips).
 
     `events`: (event_type, fields) pairs, the fields as record() takes them. Returns the chained records.
+
+    `change`: the write these events record, made with them, all or nothing; None is returned, and nothing is
+    written, when the change may not be made. Callable outside a transaction (the storage makes one). It has
+    `apply()`: the write, True if it was made (False: it may not be made), and for a storage that makes change and
+    append one statement (PostgreSQL), `guard()`: (sql, params) of a SELECT ... FOR UPDATE that returns rows while
+    the change may be made, and `writes()`: [(sql, params)] of the data-modifying statements, each made only
+    `WHERE EXISTS (SELECT 1 FROM appended)`.
     """
     primary, mirrors = configured_storages()
-    return store_many([build_fields(event_type, actor=actor, **fields) for event_type, fields in events],
-                      primary, mirrors)
+    many = [build_fields(event_type, actor=actor, **fields) for event_type, fields in events]
+    if change is None:
+        return store_many(many, primary, mirrors)
+    try:
+        stored = primary.append_with(change, many)
+    except (DatabaseError, OSError) as exc:
+        stored = _write_failed(many, exc)  # fail-open: the change is made without its events
+        if not change.apply():
+            return None
+    if stored is not None:
+        _mirror_on_commit(stored, mirrors)
+    return stored
 
 
 def store(fields, primary, mirrors=()):
@@ -139,23 +156,28 @@ def store(fields, primary, mirrors=()):
 
 def store_many(many, primary, mirrors=()):
     try:
-        stored = primary.append(many[0]) if len(many) == 1 else primary.append_many(many)
+        stored = [primary.append(many[0])] if len(many) == 1 else primary.append_many(many)
     except (DatabaseError, OSError) as exc:
-        if settings.AUDIT_FAIL_CLOSED:
-            raise AuditWriteError(
-                f"the audit log could not be written ({type(exc).__name__}); the operation was not carried out"
-            ) from exc
-        log.error("audit write failed (fail-open): %s %s", ", ".join(f["event_type"] for f in many),
-                  type(exc).__name__)
-        _count_write_failure()
-        stored = [{**fields, "sequence": None, "prev_hash": "", "hash": ""} for fields in many]
-    else:
-        stored = [stored] if len(many) == 1 else stored
-    if mirrors:
-        # Mirrors see only what was committed: a rolled-back operation leaves no trace there either.
-        for record in stored:
-            transaction.on_commit(lambda record=record: _mirror(mirrors, record))
+        stored = _write_failed(many, exc)
+    _mirror_on_commit(stored, mirrors)
     return stored
+
+
+def _write_failed(many, exc):
+    """Fail-closed: the operation must not happen. Fail-open: logged and counted; the events, unchained."""
+    if settings.AUDIT_FAIL_CLOSED:
+        raise AuditWriteError(
+            f"the audit log could not be written ({type(exc).__name__}); the operation was not carried out"
+        ) from exc
+    log.error("audit write failed (fail-open): %s %s", ", ".join(f["event_type"] for f in many), type(exc).__name__)
+    _count_write_failure()
+    return [{**fields, "sequence": None, "prev_hash": "", "hash": ""} for fields in many]
+
+
+def _mirror_on_commit(stored, mirrors):
+    # Mirrors see only what was committed: a rolled-back operation leaves no trace there either.
+    for record in stored if mirrors else ():
+        transaction.on_commit(lambda record=record: _mirror(mirrors, record))
 
 
 def _mirror(mirrors, stored):

@@ -31,6 +31,14 @@ class AuditStorage:
         """Chain and store several events in order (primary storages); faster where the storage can batch."""
         return [self.append(fields) for fields in many]
 
+    def append_with(self, change, many: list[dict]) -> list[dict] | None:
+        """Make `change` (audit.recorder.record_many) and append `many` in one transaction; None, with nothing
+        written, when the change may not be made. A storage that can do both in one statement does."""
+        with transaction.atomic():
+            if not change.apply():
+                return None
+            return self.append_many(many)
+
     def mirror(self, record: dict) -> None:
         """Copy an already chained event (secondary storages)."""
         raise NotImplementedError
@@ -56,6 +64,12 @@ class DatabaseStorage(AuditStorage):
             with transaction.atomic(using=self.using):
                 return [self.append(fields) for fields in many]
         return appender.append_many(many)
+
+    def append_with(self, change, many):
+        appender = self._postgres_appender()
+        if appender is None or self.using != "default":
+            return super().append_with(change, many)
+        return appender.append_many(many, change=change)
 
     def append(self, fields):
         appender = self._postgres_appender()

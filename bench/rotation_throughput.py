@@ -377,12 +377,13 @@ def run():
         "metric": "rotation_worker_overhead", "value": round(worker, 4), "unit": "s", "baseline": round(raw, 4),
         "note": (f"goal <= 2; value: the 1-worker round's wall seconds per rotation (span / N, boot excluded), of "
                  f"the repeat with the median ratio (all repeats: {listed(overheads)}); baseline: the raw pass just "
-                 f"before it; the worker's fixed cost per rotation (value - baseline: seven commits - the claim and "
-                 f"six step boundaries -, 11 audit events, five step-log rows, RQ's bookkeeping) is "
-                 f"{(worker - raw) * 1000:.1f} ms, whatever the provider's latency: run started_at -> finished_at "
-                 f"averages {over['one']['busy'] * 1000:.0f} ms, "
+                 f"before it; the worker's fixed cost per rotation (value - baseline: six commits, one per step "
+                 f"boundary, the first also the claim, four of them a single prepared statement each on PostgreSQL "
+                 f"(the run, its step row and the audit events), 11 audit events, five step-log rows, RQ's "
+                 f"bookkeeping) is {(worker - raw) * 1000:.1f} ms, whatever the provider's latency: run started_at -> "
+                 f"finished_at averages {over['one']['busy'] * 1000:.0f} ms, "
                  f"the rest ({(worker - over['one']['busy']) * 1000:.0f} ms) is RQ's dequeue and job bookkeeping, "
-                 f"the claim and load of the run, the read of the version before staging and what runs on the last "
+                 f"the load of the run, the read of the version before staging and what runs after the last "
                  f"commit (the requester's notification is enqueued); steps in the worker (StepLog, mean ms: {steps});"
                  f" {raw_note}; {common}"),
     }

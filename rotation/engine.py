@@ -9,7 +9,8 @@ was verified, promoted and its grace period passed.
 
 Each step boundary is one commit: the run's conditional UPDATE, the StepLog row of the step that ended (one row per
 attempt, written at its end; the step in progress is the run's state and step_started_at) and the audit events of
-both - bookkeeping is most of a rotation's cost when the provider answers in a millisecond (bench/).
+both - bookkeeping is most of a rotation's cost when the provider answers in a millisecond (bench/). On PostgreSQL a
+boundary that writes nothing else is a single statement (audit.record_many with the transition as its change).
 """
 import contextlib
 import logging
@@ -21,7 +22,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 import audit
@@ -82,6 +82,8 @@ class Runner:
         self.adapter = None
         self.step_started = None  # when this runner started the step in progress (its row is written at its end)
         self.events = None  # audit events of the transaction in progress (see commit())
+        self.change = None  # the run's transition in it, when it is made together with the events (see commit())
+        self.alone = True  # commit() in progress writes nothing but the transition and its events
         self.released = False
 
     # -- the lease ----------------------------------------------------------------------------------
@@ -91,33 +93,48 @@ class Runner:
     def _lease(self, now):
         return now + timedelta(seconds=settings.ROTATION_LEASE_SECONDS)
 
-    def claim(self):
+    def claim(self, state):
+        """The lease on the run, if it is claimable now and still in `state` (a runnable one)."""
         now = timezone.now()
-        return RotationRequest.objects.filter(
-            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-            pk=self.request_id, state__in=RotationRequest.RUNNABLE_STATES,
-        ).update(claimed_by=self.name, claimed_until=self._lease(now)) == 1
+        return run_rows.update_run(self.request_id, {"state": state},
+                                   {"claimed_by": self.name, "claimed_until": self._lease(now)}, claim_at=now)
 
     def release(self, **fields):
         self._mine().update(claimed_by="", claimed_until=None, **fields)
         self.released = True
 
     def load(self):
-        return RotationRequest.objects.select_related("secret__provider").get(pk=self.request_id)
+        return RotationRequest.objects.select_related("secret__provider").filter(pk=self.request_id).first()
+
+    def take(self):
+        """The run, claimed: a run not started yet is claimed by the conditional UPDATE that starts it (one commit,
+        not two); any other runnable run by claim(), then read again as it is now that it is ours. None if the run
+        is not to be had (gone, final, claimed by a live worker, backing off, or changed meanwhile)."""
+        rotation = self.load()
+        if rotation is None or rotation.state not in RotationRequest.RUNNABLE_STATES:
+            return None
+        if rotation.state in (State.APPROVED, State.QUEUED):
+            return rotation if self.start(rotation) else None
+        return self.load() if self.claim(rotation.state) else None
+
+    def start(self, rotation):
+        try:
+            self.move(rotation, State.STAGING, claiming=True, started_at=timezone.now(),
+                      **self.old_version_fields(rotation))
+        except LostClaim:
+            return False
+        return True
 
     # -- the loop -------------------------------------------------------------------------------------
     def run(self):
         pause_point("claim.before")
-        if not self.claim():
+        rotation = self.take()
+        if rotation is None:
             return "not claimed"
         try:
-            rotation = self.load()
             while True:
                 state = rotation.state
-                if state in (State.APPROVED, State.QUEUED):
-                    self.move(rotation, State.STAGING, started_at=timezone.now(), **self.old_version_fields(rotation))
-                elif state == State.FAILED_RETRYABLE:
+                if state == State.FAILED_RETRYABLE:
                     if rotation.next_attempt_at and rotation.next_attempt_at > timezone.now():
                         return state  # backing off: the reconciler brings it back when the time comes
                     self.move(rotation, rotation.resume_state or State.STAGING, next_attempt_at=None)
@@ -141,17 +158,26 @@ class Runner:
             if not self.released:
                 self.release()
 
-    def transition(self, rotation, state, now, ended=None, **fields):
+    def transition(self, rotation, state, now, ended=None, claiming=False, secret=None, **fields):
         """The conditional UPDATE to `state` (it renews the lease; a final state gives it up), mirrored in memory.
-        `ended`: (step, attempt, outcome, detail) of the step this transition ends, whose StepLog row it writes."""
+        `ended`: (step, attempt, outcome, detail) of the step this transition ends, whose StepLog row it writes.
+        `claiming`: the lease is taken by this UPDATE (the run must be claimable), not already held.
+        `secret`: {field: value} of the run's secret, written with it."""
         values = {"state": state, "updated_at": now, "claimed_until": self._lease(now), **fields}
+        if claiming:
+            values["claimed_by"] = self.name
         if state in NEXT:
             values["step_started_at"] = now  # the run page shows the step in progress from the run itself
         if state in RotationRequest.FINAL_STATES:
             values.update(claimed_by="", claimed_until=None)
         step_row = (*ended, self.step_started, now) if ended else None
-        if not run_rows.update_run(self.request_id, {"claimed_by": self.name, "state": rotation.state}, values,
-                                   step=step_row):
+        where = {"state": rotation.state} if claiming else {"claimed_by": self.name, "state": rotation.state}
+        change = run_rows.RunTransition(self.request_id, where, values, step=step_row,
+                                        claim_at=now if claiming else None,
+                                        secret=(rotation.secret_id, secret) if secret else None)
+        if self.alone:
+            self.change = change  # made with the boundary's audit events, as commit() ends
+        elif not change.apply():
             raise LostClaim(self.request_id)
         if ended:
             self.step_started = None
@@ -189,23 +215,31 @@ class Runner:
         return self._adapter(rotation).describe_secret(rotation.secret.name).current_version or NO_VERSION
 
     @contextlib.contextmanager
-    def commit(self):
-        """One transaction; the audit events _audit() collected in it are appended together at its end."""
-        with transaction.atomic():
-            self.events = []
+    def commit(self, alone=True):
+        """One transaction: the run's transition() and the audit events _audit() collected, appended together at its
+        end. `alone`: the boundary writes nothing else, so the transition is made as the events are appended (one
+        statement on PostgreSQL). Otherwise the transition comes first, locking the run's row before the other
+        writes take theirs (the order cancel_rotation takes them in) and the events come last."""
+        self.events, self.change, self.alone = [], None, alone
+        with contextlib.nullcontext() if alone else transaction.atomic():
             yield
-            if self.events:
+            if self.change is not None and self.events:
+                if audit.record_many(self.events, actor="worker", change=self.change) is None:
+                    raise LostClaim(self.request_id)
+            elif self.change is not None:
+                if not self.change.apply():
+                    raise LostClaim(self.request_id)
+            elif self.events:
                 audit.record_many(self.events, actor="worker")
-            self.events = None
+        self.events = self.change = None
 
-    def move(self, rotation, state, **fields):
+    def move(self, rotation, state, claiming=False, **fields):
         """A bookkeeping transition (no external call); entering a step records its start in the same commit."""
+        # From the first staging until promote (or cancel) the next sync must not call the provider's changes drift.
         first_staging = state == State.STAGING and not rotation.old_version  # not a retry of staging
         with self.commit():
-            self.transition(rotation, state, timezone.now(), **fields)
-            if first_staging:
-                # From here until promote (or cancel) the next sync must not call the provider's changes drift.
-                Secret.objects.filter(pk=rotation.secret_id).update(rotating=True)
+            self.transition(rotation, state, timezone.now(), claiming=claiming,
+                            secret={"rotating": True} if first_staging else None, **fields)
             if state in NEXT:
                 self.record_start(rotation)
 
@@ -232,14 +266,18 @@ class Runner:
         attempt, state = rotation.attempts, NEXT[step]
         if state == State.GRACE and fields["grace_until"] <= now:
             state = State.REVOKING_OLD  # no grace period to wait out: straight on to revoking the old version
-        with self.commit():
+        after = getattr(self, f"after_{step}", None)  # more writes in this commit
+        with self.commit(alone=after is None):
             self.transition(rotation, state, now, ended=(step, attempt, StepLog.Outcome.SUCCEEDED, ""), attempts=0,
                             error="", **fields)
             self._audit("rotation.step_finished", rotation, step=step, attempt=attempt)
-            getattr(self, f"after_{step}", lambda r, f: None)(rotation, fields)
+            if after is not None:
+                after(rotation, fields)
             if state in NEXT:
                 self.record_start(rotation)
         self.released = state in RotationRequest.FINAL_STATES
+        if self.released:
+            notifications.run_finished(rotation)
 
     def fail(self, rotation, exc):
         step, attempt = rotation.state, rotation.attempts
@@ -359,9 +397,6 @@ class Runner:
             with contextlib.suppress(NotFound):
                 self._adapter(rotation).revoke_version(rotation.secret.name, old)
         return {"finished_at": timezone.now()}
-
-    def after_revoking_old(self, rotation, fields):
-        notifications.run_finished(rotation)  # it enqueues once this transaction commits
 
 
 def _describe(exc):

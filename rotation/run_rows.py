@@ -2,75 +2,179 @@
 
 A run writes its row at every step boundary and a step-log row at every step's end. Django's query compiler cost
 more CPU than the statements themselves (about 0.2 ms per UPDATE, measured in bench/rotation_throughput.py's
-setting), so these two statements of the worker's hot path are built here once per set of columns and reused.
-They mean exactly what the QuerySet calls they stand for mean: `update_run` is
-`RotationRequest.objects.filter(pk=..., **where).update(**values)` reporting whether the row matched, and
-`insert_step` is `StepLog.objects.create(...)` without reading the new id back. Values go through each field's
-own get_db_prep_save, so every database Django supports gets what the ORM would have sent.
+setting), so these two statements of the worker's hot path are built here once per set of columns and reused, and
+on PostgreSQL they are prepared (secretsadmin/prepared.py). They mean exactly what the QuerySet calls they stand
+for mean: `update_run` is `RotationRequest.objects.filter(pk=..., **where).update(**values)` reporting whether the
+row matched (with `claim_at`, also only while the run is claimable then, as Runner.claim asks), and the step row is
+`StepLog.objects.create(...)` without reading the new id back. Values go through each field's own
+get_db_prep_save, so every database Django supports gets what the ORM would have sent.
+
+`RunTransition` is the same UPDATE (and step row) as the `change` of audit.record_many: on PostgreSQL the run's
+row, its step row and the boundary's audit events are then one statement, one round trip and one commit.
 """
 from functools import lru_cache
 
 from django.db import connection
 
+from providers.models import Secret
 from rotation.models import RotationRequest, StepLog
+from secretsadmin.prepared import prepared_cursor
 
 STEP_COLUMNS = ("request", "step", "attempt", "outcome", "detail", "started_at", "finished_at")
+TABLE = RotationRequest._meta.db_table
 
 
 def _field(model, name):
     return model._meta.get_field(name)
 
 
+def _column(name):
+    return connection.ops.quote_name(_field(RotationRequest, name).column)
+
+
 @lru_cache(maxsize=64)
-def _update_sql(vendor, names, where):
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(_field(RotationRequest, name).column)} = %s" for name in names)
-    conditions = " AND ".join(f"{quote(_field(RotationRequest, name).column)} = %s" for name in ("id", *where))
-    return f"UPDATE {quote(RotationRequest._meta.db_table)} SET {assignments} WHERE {conditions}"  # noqa: S608 - column names from the model; values are bound
+def _conditions(vendor, where, claim, table=""):
+    """The WHERE of a run's conditional statements: its id, the columns of `where`, and (`claim`) claimable now;
+    `table`: the quoted table name to qualify the columns with."""
+    def column(name):
+        return f"{table}.{_column(name)}" if table else _column(name)
+
+    conditions = [f"{column(name)} = %s" for name in ("id", *where)]
+    if claim:  # Runner.claim's conditions: nobody's lease runs, no back-off waits
+        conditions += [f"({column('claimed_until')} IS NULL OR {column('claimed_until')} < %s)",
+                       f"({column('next_attempt_at')} IS NULL OR {column('next_attempt_at')} <= %s)"]
+    return " AND ".join(conditions)
+
+
+@lru_cache(maxsize=64)
+def _update_sql(vendor, names, where, claim=False):
+    assignments = ", ".join(f"{_column(name)} = %s" for name in names)
+    return f"UPDATE {connection.ops.quote_name(TABLE)} SET {assignments} WHERE {_conditions(vendor, where, claim)}"  # noqa: S608 - column names from the model; values are bound
 
 
 @lru_cache(maxsize=4)
-def _insert_step_sql(vendor):
+def _step_values(vendor, first="%s"):
+    """The step row's columns and typed placeholders (server-side binding leaves a NULL's type to the statement)."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(_field(StepLog, name).column) for name in STEP_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(STEP_COLUMNS))
-    return f"INSERT INTO {quote(StepLog._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608 - as above
+    if vendor == "postgresql":
+        typed = [f"CAST(%s AS {_field(StepLog, name).db_type(connection)})" for name in STEP_COLUMNS[1:]]
+    else:  # SQLite's CAST would apply its own type affinities (a timestamp AS datetime becomes a number)
+        typed = ["%s"] * (len(STEP_COLUMNS) - 1)
+    placeholders = ", ".join([first, *typed])
+    return f"INSERT INTO {quote(StepLog._meta.db_table)} ({columns})", placeholders
 
 
 @lru_cache(maxsize=64)
-def _update_with_step_sql(vendor, names, where):
+def _update_with_step_sql(vendor, names, where, claim=False):
     """PostgreSQL: the run's UPDATE and its step's row in one statement; the row is written only if the UPDATE
     matched (as audit/pg_append.py does with the chain head), so the row count still says whether it did."""
+    insert, placeholders = _step_values(vendor, first="moved.id")
+    return (f"WITH moved AS ({_update_sql(vendor, names, where, claim)} RETURNING {connection.ops.quote_name('id')}) "  # noqa: S608 - as above
+            f"{insert} SELECT {placeholders} FROM moved")
+
+
+@lru_cache(maxsize=64)
+def _guard_sql(vendor, where, claim, secret):
+    """The run's row, locked while it holds what `where` says; with `secret`, its secret's row too (both before the
+    audit chain head: the order cancel_rotation and the inventory sync take them in)."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(_field(StepLog, name).column) for name in STEP_COLUMNS)
-    placeholders = ", ".join(["moved.id", *["%s"] * (len(STEP_COLUMNS) - 1)])
-    return (f"WITH moved AS ({_update_sql(vendor, names, where)} RETURNING {quote('id')}) "  # noqa: S608 - as above
-            f"INSERT INTO {quote(StepLog._meta.db_table)} ({columns}) SELECT {placeholders} FROM moved")
+    if not secret:
+        return f"SELECT {quote('id')} FROM {quote(TABLE)} WHERE {_conditions(vendor, where, claim)} FOR UPDATE"  # noqa: S608 - as above
+    run, secrets = quote(TABLE), quote(Secret._meta.db_table)
+    return (f"SELECT {run}.{quote('id')} FROM {run} JOIN {secrets} ON {secrets}.{quote('id')} = "  # noqa: S608 - as above
+            f"{run}.{_column('secret')} WHERE {_conditions(vendor, where, claim, run)} FOR UPDATE")
+
+
+@lru_cache(maxsize=64)
+def _appended_sql(vendor, names, step):
+    """The guarded writes: made only if the audit append of the same statement happened (audit/pg_append.py)."""
+    assignments = ", ".join(f"{_column(name)} = %s" for name in names)
+    update = (f"UPDATE {connection.ops.quote_name(TABLE)} SET {assignments} "  # noqa: S608 - as above
+              f"WHERE {_column('id')} = %s AND EXISTS (SELECT 1 FROM appended)")
+    if not step:
+        return (update,)
+    insert, placeholders = _step_values(vendor)
+    return update, f"{insert} SELECT {placeholders} WHERE EXISTS (SELECT 1 FROM appended)"  # noqa: S608 - as above
 
 
 def _prepared(model, name, value):
     return _field(model, name).get_db_prep_save(value, connection=connection)
 
 
-def update_run(pk, where, values, step=None):
-    """UPDATE the run `pk` with `values` where the columns in `where` hold what it says; True if the row matched.
-    `step`: the StepLog row of a step that has ended (step, attempt, outcome, detail, started_at, finished_at),
-    written with it when (and only when) the row matched."""
-    names, conditions = tuple(values), tuple(where)
-    params = [_prepared(RotationRequest, name, value) for name, value in values.items()]
-    params += [pk, *(_prepared(RotationRequest, name, value) for name, value in where.items())]
-    step_params = _step_params(pk, step) if step is not None else None
-    with connection.cursor() as cursor:
-        if step_params is not None and connection.vendor == "postgresql":
-            cursor.execute(_update_with_step_sql(connection.vendor, names, conditions), params + step_params[1:])
-            return cursor.rowcount == 1
-        cursor.execute(_update_sql(connection.vendor, names, conditions), params)
-        matched = cursor.rowcount == 1
-        if matched and step_params is not None:
-            cursor.execute(_insert_step_sql(connection.vendor), step_params)
-        return matched
+def _where_params(pk, where, claim_at):
+    params = [pk, *(_prepared(RotationRequest, name, value) for name, value in where.items())]
+    if claim_at is not None:
+        params += [_prepared(RotationRequest, "claimed_until", claim_at)] * 2
+    return params
 
 
 def _step_params(request_id, step):
     values = (request_id, *step)
     return [_prepared(StepLog, name, value) for name, value in zip(STEP_COLUMNS, values, strict=True)]
+
+
+def update_run(pk, where, values, step=None, claim_at=None):
+    """UPDATE the run `pk` with `values` where the columns in `where` hold what it says (and, with `claim_at`, where
+    it is claimable at that time); True if the row matched. `step`: the StepLog row of a step that has ended (step,
+    attempt, outcome, detail, started_at, finished_at), written with it when (and only when) the row matched."""
+    names, conditions, claim = tuple(values), tuple(where), claim_at is not None
+    params = [_prepared(RotationRequest, name, value) for name, value in values.items()]
+    params += _where_params(pk, where, claim_at)
+    step_params = _step_params(pk, step) if step is not None else None
+    if connection.vendor == "postgresql":
+        with prepared_cursor(connection) as cursor:
+            if step_params is None:
+                cursor.execute(_update_sql(connection.vendor, names, conditions, claim), params)
+            else:
+                cursor.execute(_update_with_step_sql(connection.vendor, names, conditions, claim),
+                               params + step_params[1:])
+            return cursor.rowcount == 1
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(connection.vendor, names, conditions, claim), params)
+        matched = cursor.rowcount == 1
+        if matched and step_params is not None:
+            insert, placeholders = _step_values(connection.vendor)
+            cursor.execute(f"{insert} VALUES ({placeholders})", step_params)
+        return matched
+
+
+class RunTransition:
+    """update_run(pk, where, values, step, claim_at) as the `change` of audit.record_many (see its docstring);
+    `secret`: (secret id, {field: value}), an update of the run's secret made with it."""
+
+    def __init__(self, pk, where, values, step=None, claim_at=None, secret=None):
+        self.pk, self.where, self.values, self.step, self.claim_at = pk, where, values, step, claim_at
+        self.secret = secret
+
+    def apply(self):
+        if not update_run(self.pk, self.where, self.values, step=self.step, claim_at=self.claim_at):
+            return False
+        if self.secret is not None:
+            secret_id, values = self.secret
+            Secret.objects.filter(pk=secret_id).update(**values)
+        return True
+
+    def guard(self):
+        return (_guard_sql(connection.vendor, tuple(self.where), self.claim_at is not None, self.secret is not None),
+                _where_params(self.pk, self.where, self.claim_at))
+
+    def writes(self):
+        sqls = _appended_sql(connection.vendor, tuple(self.values), self.step is not None)
+        params = [[*(_prepared(RotationRequest, name, value) for name, value in self.values.items()), self.pk]]
+        if self.step is not None:
+            params.append(_step_params(self.pk, self.step))
+        writes = list(zip(sqls, params, strict=True))
+        if self.secret is not None:
+            secret_id, values = self.secret
+            writes.append((_secret_sql(connection.vendor, tuple(values)),
+                           [*(_prepared(Secret, name, value) for name, value in values.items()), secret_id]))
+        return writes
+
+
+@lru_cache(maxsize=8)
+def _secret_sql(vendor, names):
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(_field(Secret, name).column)} = %s" for name in names)
+    return (f"UPDATE {quote(Secret._meta.db_table)} SET {assignments} "  # noqa: S608 - as above
+            f"WHERE {quote('id')} = %s AND EXISTS (SELECT 1 FROM appended)")

@@ -30,7 +30,7 @@ _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 # Keys each known table may hold; a typo in a security setting should stop start-up, not be ignored.
 _KNOWN_KEYS = {
     "django": ("debug", "secret_key", "allowed_hosts", "csrf_trusted_origins", "time_zone"),
-    "database": ("url",),
+    "database": ("url", "prepared_statements"),
     "redis": ("url",),
     "security": ("secure_cookies", "hsts_seconds", "session_cookie_age"),
     "audit": ("storages", "jsonl_path", "fail_closed", "retention_days", "forwarded_proxy_count"),
@@ -68,6 +68,9 @@ class Config:
     data: dict = field(repr=False)
     compliance: dict = field(default_factory=dict)
     auth: dict = field(default_factory=dict)
+    # PostgreSQL prepares the rotation worker's hot statements (secretsadmin/prepared.py); off behind a pooler that
+    # cannot keep prepared statements.
+    prepared_statements: bool = True
     requests: dict = field(default_factory=dict)
     # Earlier keys still accepted when checking signatures, so rotating SECRET_KEY signs nobody out.
     secret_key_fallbacks: list[str] = field(default_factory=list, repr=False)
@@ -120,6 +123,7 @@ def load_config(
     csrf_trusted_origins = _string_list(django, "csrf_trusted_origins", source)
     time_zone = _typed(django, "time_zone", str, "UTC", "[django] time_zone", source)
     database_url = _typed(database, "url", str, "", "[database] url", source)
+    prepared_statements = _typed(database, "prepared_statements", bool, True, "[database] prepared_statements", source)
     redis_url = _typed(redis, "url", str, "", "[redis] url", source)
 
     # Twelve-factor overrides: the environment wins over the file.
@@ -182,6 +186,7 @@ def load_config(
         allowed_hosts=allowed_hosts,
         csrf_trusted_origins=csrf_trusted_origins,
         database_url=database_url,
+        prepared_statements=prepared_statements,
         redis_url=redis_url or None,
         time_zone=time_zone,
         security=security,

@@ -106,6 +106,8 @@ TEMPLATES = [
 DATABASES = {"default": dj_database_url.parse(CONFIG.database_url, conn_max_age=60, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+    # Only server-side binding cursors prepare (secretsadmin/prepared.py); Django's own cursors never do.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5 if CONFIG.prepared_statements else None
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.sqlite3"
     # Concurrent web and worker processes share the file: wait for the write lock, don't fail.

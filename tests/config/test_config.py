@@ -531,3 +531,10 @@ def test_a_signed_in_user_stays_signed_in_across_a_key_rotation(client, role_use
         assert client.get(dashboard).status_code == 200
     with override_settings(SECRET_KEY=secrets.token_urlsafe(48), SECRET_KEY_FALLBACKS=[]):
         assert client.get(dashboard).status_code == 302  # an unknown key: signed out, sent to the login page
+
+
+def test_prepared_statements_are_on_unless_the_database_table_turns_them_off(tmp_path):
+    assert load(tmp_path, BASE).prepared_statements is True
+    assert load(tmp_path, BASE + "prepared_statements = false\n").prepared_statements is False
+    message = load_error(tmp_path, BASE + 'prepared_statements = "no"\n')
+    assert "[database] prepared_statements" in message

@@ -1,0 +1,229 @@
+"""A step boundary as one change: the run's transition, its step row, its secret's update and the audit events land
+together or not at all (one statement on PostgreSQL, a transaction elsewhere), and only while the run is held."""
+import subprocess
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError, connection
+from django.utils import timezone
+
+import audit
+from audit import recorder
+from audit.metrics import AUDIT_WRITE_FAILURES
+from audit.models import AuditEvent, ChainHead
+from audit.storage import AuditWriteError, DatabaseStorage
+from audit.verify import verify_database
+from providers.models import Secret
+from rotation import run_rows
+from rotation.models import RotationRequest, StepLog
+from tests.conftest import BASE_DIR, PYTHON
+
+State = RotationRequest.State
+SUCCEEDED = StepLog.Outcome.SUCCEEDED
+
+
+@pytest.fixture
+def running(secret, policy):
+    return RotationRequest.objects.create(secret=secret, policy=policy, reason="one statement",
+                                          state=State.APPLYING, claimed_by="worker-a")
+
+
+def events(step="applying"):
+    name = "app/db#user"  # the events' own text; what the statement writes is the run's
+    return [(kind, {"target": ("rotation.rotationrequest", "r-1", f"rotation of {name}"), "provider": "vault",
+                    "secret_name": name, "details": {"step": step}})
+            for kind in ("rotation.step_finished", "rotation.step_started")]
+
+
+def to_verifying(run, where=None, secret=None, claim_at=None):
+    now = timezone.now()
+    return run_rows.RunTransition(run.pk, where or {"claimed_by": "worker-a", "state": State.APPLYING},
+                                  {"state": State.VERIFYING, "step_started_at": now, "attempts": 0, "error": ""},
+                                  step=(State.APPLYING, 0, SUCCEEDED, "", now - timedelta(seconds=2), now),
+                                  claim_at=claim_at, secret=secret)
+
+
+def head():
+    return ChainHead.objects.filter(pk=1).values_list("sequence", "hash").first()
+
+
+@pytest.mark.django_db
+def test_the_transition_its_step_row_and_its_events_land_together(running):
+    before = AuditEvent.objects.count()
+    records = audit.record_many(events(), actor="worker", change=to_verifying(running))
+    assert [record["event_type"] for record in records] == ["rotation.step_finished", "rotation.step_started"]
+    running.refresh_from_db()
+    assert running.state == State.VERIFYING
+    assert list(running.steps.values_list("step", "outcome")) == [(State.APPLYING, SUCCEEDED)]
+    stored = list(AuditEvent.objects.order_by("sequence")[before:].values_list("sequence", "event_type"))
+    assert stored == [(records[0]["sequence"], "rotation.step_finished"),
+                      (records[1]["sequence"], "rotation.step_started")]
+    assert head() == (records[-1]["sequence"], records[-1]["hash"])
+    assert verify_database().ok
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", [{"claimed_by": "worker-b", "state": State.APPLYING},
+                                   {"claimed_by": "worker-a", "state": State.STAGING}])
+def test_nothing_lands_when_another_worker_or_state_holds_the_run(running, where):
+    secret_before, count_before, head_before = running.secret.rotating, AuditEvent.objects.count(), head()
+    change = to_verifying(running, where=where, secret=(running.secret_id, {"rotating": not secret_before}))
+    assert audit.record_many(events(), actor="worker", change=change) is None
+    running.refresh_from_db()
+    assert (running.state, running.steps.count()) == (State.APPLYING, 0)
+    assert Secret.objects.get(pk=running.secret_id).rotating == secret_before
+    assert (AuditEvent.objects.count(), head()) == (count_before, head_before)
+
+
+@pytest.mark.django_db
+def test_the_secret_update_lands_with_the_transition(running):
+    Secret.objects.filter(pk=running.secret_id).update(rotating=False)
+    assert audit.record_many(events(), actor="worker",
+                             change=to_verifying(running, secret=(running.secret_id, {"rotating": True})))
+    assert Secret.objects.get(pk=running.secret_id).rotating is True
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("lease", "backing_off", "claimed"), [
+    (None, False, True),        # nobody holds it
+    (-5, False, True),          # a dead worker's lease lapsed
+    (60, False, False),         # a live worker holds it
+    (None, True, False),        # waiting out a retry's back-off
+])
+def test_a_claiming_transition_takes_only_a_claimable_run(running, lease, backing_off, claimed):
+    now = timezone.now()
+    RotationRequest.objects.filter(pk=running.pk).update(
+        claimed_by="worker-dead" if lease else "", claimed_until=now + timedelta(seconds=lease) if lease else None,
+        next_attempt_at=now + timedelta(minutes=5) if backing_off else None)
+    change = to_verifying(running, where={"state": State.APPLYING}, claim_at=now)
+    change.values["claimed_by"] = "worker-a"
+    landed = audit.record_many(events(), actor="worker", change=change) is not None
+    running.refresh_from_db()
+    assert landed is claimed
+    assert (running.claimed_by == "worker-a", running.state == State.VERIFYING) == (claimed, claimed)
+
+
+@pytest.mark.django_db
+def test_update_run_claims_as_runner_claim_did(running):
+    now = timezone.now()
+    RotationRequest.objects.filter(pk=running.pk).update(claimed_by="worker-b",
+                                                          claimed_until=now + timedelta(minutes=1))
+    assert not run_rows.update_run(running.pk, {"state": State.APPLYING}, {"claimed_by": "worker-a"}, claim_at=now)
+    assert run_rows.update_run(running.pk, {"state": State.APPLYING}, {"claimed_by": "worker-a"},
+                               claim_at=now + timedelta(minutes=2))
+    running.refresh_from_db()
+    assert running.claimed_by == "worker-a"
+
+
+@pytest.mark.django_db
+def test_a_head_moved_by_another_process_is_read_again_and_the_change_lands_once(running):
+    recorder.configured_storages.cache_clear()
+    audit.record("rotation.requested", actor="system", details={"note": "warm-up"})  # the storage caches the head
+    DatabaseStorage().append(recorder.build_fields("rotation.requested", actor="system", details={"note": "elsewhere"}))
+    records = audit.record_many(events(), actor="worker", change=to_verifying(running))
+    assert records is not None
+    running.refresh_from_db()
+    assert (running.state, running.steps.count()) == (State.VERIFYING, 1)
+    assert AuditEvent.objects.filter(event_type="rotation.step_started").count() == 1
+    assert verify_database().ok
+
+
+@pytest.fixture
+def fail_closed(settings):
+    def use(value):
+        settings.AUDIT_FAIL_CLOSED = value
+        recorder.configured_storages.cache_clear()
+    yield use
+    recorder.configured_storages.cache_clear()
+
+
+def _refusing(self, change, many):
+    raise OperationalError("the audit table is not writable")
+
+
+@pytest.mark.django_db
+def test_fail_closed_makes_no_transition_without_its_events(running, fail_closed, monkeypatch):
+    fail_closed(True)
+    monkeypatch.setattr(DatabaseStorage, "append_with", _refusing)
+    with pytest.raises(AuditWriteError):
+        audit.record_many(events(), actor="worker", change=to_verifying(running))
+    running.refresh_from_db()
+    assert (running.state, running.steps.count()) == (State.APPLYING, 0)
+
+
+@pytest.mark.django_db
+def test_fail_open_makes_the_transition_and_counts_the_lost_events(running, fail_closed, monkeypatch):
+    fail_closed(False)
+    monkeypatch.setattr(DatabaseStorage, "append_with", _refusing)
+    failures = AUDIT_WRITE_FAILURES._value.get()
+    records = audit.record_many(events(), actor="worker", change=to_verifying(running))
+    assert [record["sequence"] for record in records] == [None, None]
+    running.refresh_from_db()
+    assert (running.state, running.steps.count()) == (State.VERIFYING, 1)
+    assert AUDIT_WRITE_FAILURES._value.get() == failures + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_plans_the_boundary_statement_once_per_connection(secret, policy):
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's; SQLite runs the transaction form")
+    run = RotationRequest.objects.create(secret=secret, policy=policy, reason="prepared", state=State.APPLYING,
+                                         claimed_by="worker-a")
+    for k in range(8):  # psycopg prepares a statement on its 5th run on a connection (settings.py)
+        current, following = (State.APPLYING, State.VERIFYING) if k % 2 == 0 else (State.VERIFYING, State.APPLYING)
+        now = timezone.now()
+        change = run_rows.RunTransition(run.pk, {"claimed_by": "worker-a", "state": current},
+                                        {"state": following, "updated_at": now},
+                                        step=(current, 0, SUCCEEDED, "", now, now))
+        assert audit.record_many(events(current), actor="worker", change=change) is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH guard AS %%'")
+        assert cursor.fetchone()[0] == 1
+    assert run.steps.count() == 8 and verify_database().ok
+
+
+WRITER = """
+import sys, django
+django.setup()
+import audit
+from django.utils import timezone
+from rotation import run_rows
+from rotation.models import StepLog
+run, worker, rounds = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+states = ("applying", "verifying")
+for k in range(rounds):
+    now = timezone.now()
+    current, following = states[k % 2], states[(k + 1) % 2]
+    change = run_rows.RunTransition(run, {"claimed_by": worker, "state": current}, {"state": following},
+                                    step=(current, k, StepLog.Outcome.SUCCEEDED, "", now, now))
+    landed = audit.record_many([("rotation.step_finished", {"secret_name": worker, "details": {"step": k}})],
+                               actor="worker", change=change)
+    assert landed is not None, k
+    audit.record("rotation.step_started", actor="worker", secret_name=worker, details={"step": k})  # a plain append
+"""
+PROCESSES, ROUNDS = 4, 25
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_workers_boundaries_and_plain_appends_keep_one_chain(subprocess_env, vault_provider, policy):
+    runs = []
+    for n in range(PROCESSES):
+        secret = Secret.objects.create(provider=vault_provider, name=f"parallel/{n}#user")
+        runs.append(RotationRequest.objects.create(secret=secret, policy=policy, reason="parallel",
+                                                   state=State.APPLYING, claimed_by=f"worker-{n}"))
+    writers = [subprocess.Popen([PYTHON, "-c", WRITER, str(run.pk), f"worker-{n}", str(ROUNDS)], env=subprocess_env,
+                                cwd=BASE_DIR, stderr=subprocess.PIPE, text=True) for n, run in enumerate(runs)]
+    for writer in writers:
+        _, stderr = writer.communicate(timeout=300)
+        assert writer.returncode == 0, stderr
+    for n, run in enumerate(runs):
+        run.refresh_from_db()
+        assert run.state == (State.APPLYING if ROUNDS % 2 == 0 else State.VERIFYING)
+        assert list(run.steps.order_by("attempt").values_list("attempt", flat=True)) == list(range(ROUNDS))
+        finished = AuditEvent.objects.filter(secret_name=f"worker-{n}", event_type="rotation.step_finished")
+        assert [event.details["step"] for event in finished.order_by("sequence")] == list(range(ROUNDS))
+    prefix = "worker-"
+    by_workers = AuditEvent.objects.filter(secret_name__startswith=prefix)
+    assert by_workers.count() == PROCESSES * ROUNDS * 2
+    result = verify_database()
+    assert result.ok, result.summary()
