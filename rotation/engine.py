@@ -9,8 +9,10 @@ was verified, promoted and its grace period passed.
 
 Each step boundary is one commit: the run's conditional UPDATE, the StepLog row of the step that ended (one row per
 attempt, written at its end; the step in progress is the run's state and step_started_at) and the audit events of
-both - bookkeeping is most of a rotation's cost when the provider answers in a millisecond (bench/). On PostgreSQL a
-boundary that writes nothing else is a single statement (audit.record_many with the transition as its change).
+both, with the inventory rows the boundary changes (the secret's rotating flag as staging starts, its versions as
+promote ends) - bookkeeping is most of a rotation's cost when the provider answers in a millisecond (bench/). On
+PostgreSQL a boundary is a single prepared statement (audit.record_many with the transition as its change), the
+first one also the claim of a run not started yet.
 """
 import contextlib
 import logging
@@ -21,12 +23,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 import audit
 from providers.adapters.base import NetworkError, NotFound, SecretError
-from providers.models import Secret
 from providers.registry import adapter_for
 from rotation import metrics, notifications, run_rows
 from rotation.models import RotationRequest, StepLog
@@ -82,8 +82,7 @@ class Runner:
         self.adapter = None
         self.step_started = None  # when this runner started the step in progress (its row is written at its end)
         self.events = None  # audit events of the transaction in progress (see commit())
-        self.change = None  # the run's transition in it, when it is made together with the events (see commit())
-        self.alone = True  # commit() in progress writes nothing but the transition and its events
+        self.change = None  # the run's transition in it, made with the events (see commit())
         self.released = False
 
     # -- the lease ----------------------------------------------------------------------------------
@@ -158,11 +157,12 @@ class Runner:
             if not self.released:
                 self.release()
 
-    def transition(self, rotation, state, now, ended=None, claiming=False, secret=None, **fields):
+    def transition(self, rotation, state, now, ended=None, claiming=False, secret=None, siblings=None, **fields):
         """The conditional UPDATE to `state` (it renews the lease; a final state gives it up), mirrored in memory.
         `ended`: (step, attempt, outcome, detail) of the step this transition ends, whose StepLog row it writes.
         `claiming`: the lease is taken by this UPDATE (the run must be claimable), not already held.
-        `secret`: {field: value} of the run's secret, written with it."""
+        `secret`: {field: value} of the run's secret, written with it; `siblings`: (provider id, name prefix,
+        {field: value}) of the secrets sharing its version history, written with it (run_rows.RunTransition)."""
         values = {"state": state, "updated_at": now, "claimed_until": self._lease(now), **fields}
         if claiming:
             values["claimed_by"] = self.name
@@ -174,11 +174,8 @@ class Runner:
         where = {"state": rotation.state} if claiming else {"claimed_by": self.name, "state": rotation.state}
         change = run_rows.RunTransition(self.request_id, where, values, step=step_row,
                                         claim_at=now if claiming else None,
-                                        secret=(rotation.secret_id, secret) if secret else None)
-        if self.alone:
-            self.change = change  # made with the boundary's audit events, as commit() ends
-        elif not change.apply():
-            raise LostClaim(self.request_id)
+                                        secret=(rotation.secret_id, secret) if secret else None, siblings=siblings)
+        self.change = change  # made with the boundary's audit events, as commit() ends
         if ended:
             self.step_started = None
         for name, value in values.items():
@@ -215,23 +212,20 @@ class Runner:
         return self._adapter(rotation).describe_secret(rotation.secret.name).current_version or NO_VERSION
 
     @contextlib.contextmanager
-    def commit(self, alone=True):
-        """One transaction: the run's transition() and the audit events _audit() collected, appended together at its
-        end. `alone`: the boundary writes nothing else, so the transition is made as the events are appended (one
-        statement on PostgreSQL). Otherwise the transition comes first, locking the run's row before the other
-        writes take theirs (the order cancel_rotation takes them in) and the events come last."""
-        self.events, self.change, self.alone = [], None, alone
-        with contextlib.nullcontext() if alone else transaction.atomic():
-            yield
-            if self.change is not None and self.events:
-                if audit.record_many(self.events, actor="worker", change=self.change) is None:
-                    raise LostClaim(self.request_id)
-            elif self.change is not None:
-                if not self.change.apply():
-                    raise LostClaim(self.request_id)
-            elif self.events:
-                audit.record_many(self.events, actor="worker")
+    def commit(self):
+        """One step boundary, all or nothing, as it ends: the run's transition() (and the secret rows it writes) with
+        the audit events _audit() collected (audit.record_many's change: one statement on PostgreSQL, a transaction
+        elsewhere). Nothing is written until then; a transition another worker or a cancellation got in before is
+        LostClaim."""
+        self.events, self.change = [], None
+        yield
+        if self.events:
+            made = audit.record_many(self.events, actor="worker", change=self.change) is not None
+        else:
+            made = self.change.apply()
         self.events = self.change = None
+        if not made:
+            raise LostClaim(self.request_id)
 
     def move(self, rotation, state, claiming=False, **fields):
         """A bookkeeping transition (no external call); entering a step records its start in the same commit."""
@@ -266,16 +260,20 @@ class Runner:
         attempt, state = rotation.attempts, NEXT[step]
         if state == State.GRACE and fields["grace_until"] <= now:
             state = State.REVOKING_OLD  # no grace period to wait out: straight on to revoking the old version
-        after = getattr(self, f"after_{step}", None)  # more writes in this commit
-        with self.commit(alone=after is None):
+        promoted = step == State.PROMOTING
+        secret, siblings = self.promoted_inventory(rotation, fields) if promoted else (None, None)
+        with self.commit():
             self.transition(rotation, state, now, ended=(step, attempt, StepLog.Outcome.SUCCEEDED, ""), attempts=0,
-                            error="", **fields)
+                            error="", secret=secret, siblings=siblings, **fields)
             self._audit("rotation.step_finished", rotation, step=step, attempt=attempt)
-            if after is not None:
-                after(rotation, fields)
+            if promoted:
+                self._audit("secret.rotation", rotation, new_version=rotation.new_version,
+                            old_version=rotation.old_version)
             if state in NEXT:
                 self.record_start(rotation)
         self.released = state in RotationRequest.FINAL_STATES
+        if promoted:
+            SecretMetrics.record_secret_rotation(rotation.secret.name, True, rotation.secret.provider.name)
         if self.released:
             notifications.run_finished(rotation)
 
@@ -374,21 +372,18 @@ class Runner:
         now = timezone.now()
         return {"promoted_at": now, "grace_until": now + grace, "next_attempt_at": None}
 
-    def after_promoting(self, rotation, fields):
-        # Copy what the provider now reports, so the next sync sees no out-of-band change.
+    def promoted_inventory(self, rotation, fields):
+        """The inventory's side of promote, written in the commit that records it: the secret's version and times as
+        the provider now reports them, so the next sync sees no out-of-band change, and (secret, siblings) for
+        transition(): the rows sharing its version history moved with it, their values unchanged: not drift."""
         described = self.promoted
-        Secret.objects.filter(pk=rotation.secret_id).update(
-            current_version=(described.current_version or rotation.new_version)[:256],
-            provider_updated_at=described.updated_at or fields["promoted_at"],
-            last_rotated_at=fields["promoted_at"], rotating=False)
+        current = (described.current_version or rotation.new_version)[:256]
+        updated = described.updated_at or fields["promoted_at"]
+        secret = {"current_version": current, "provider_updated_at": updated, "last_rotated_at": fields["promoted_at"],
+                  "rotating": False}
         group = self._adapter(rotation).version_group(rotation.secret.name)
-        if group:
-            # Siblings sharing the version history moved with it (their values did not change): not drift.
-            Secret.objects.filter(provider_id=rotation.secret.provider_id, name__startswith=group).exclude(
-                pk=rotation.secret_id).update(current_version=(described.current_version or rotation.new_version)[:256],
-                                              provider_updated_at=described.updated_at or fields["promoted_at"])
-        self._audit("secret.rotation", rotation, new_version=rotation.new_version, old_version=rotation.old_version)
-        SecretMetrics.record_secret_rotation(rotation.secret.name, True, rotation.secret.provider.name)
+        siblings = (rotation.secret.provider_id, group, {"current_version": current, "provider_updated_at": updated})
+        return secret, siblings if group else None
 
     def do_revoking_old(self, rotation):
         old = rotation.old_version

@@ -75,15 +75,19 @@ def _update_with_step_sql(vendor, names, where, claim=False):
 
 
 @lru_cache(maxsize=64)
-def _guard_sql(vendor, where, claim, secret):
-    """The run's row, locked while it holds what `where` says; with `secret`, its secret's row too (both before the
-    audit chain head: the order cancel_rotation and the inventory sync take them in)."""
+def _guard_sql(vendor, where, claim, secret, siblings):
+    """The run's row, locked while it holds what `where` says; with `secret`, its secret's row too, and with
+    `siblings`, the rows sharing its version history (provider id and a LIKE pattern are the first parameters). All
+    of them before the audit chain head, in the order cancel_rotation and the inventory sync take them."""
     quote = connection.ops.quote_name
     if not secret:
         return f"SELECT {quote('id')} FROM {quote(TABLE)} WHERE {_conditions(vendor, where, claim)} FOR UPDATE"  # noqa: S608 - as above
     run, secrets = quote(TABLE), quote(Secret._meta.db_table)
-    return (f"SELECT {run}.{quote('id')} FROM {run} JOIN {secrets} ON {secrets}.{quote('id')} = "  # noqa: S608 - as above
-            f"{run}.{_column('secret')} WHERE {_conditions(vendor, where, claim, run)} FOR UPDATE")
+    joined = f"{secrets}.{quote('id')} = {run}.{_column('secret')}"
+    if siblings:
+        joined = (f"({joined} OR ({secrets}.{quote('provider_id')} = %s AND {secrets}.{quote('name')} LIKE %s))")
+    return (f"SELECT {run}.{quote('id')} FROM {run} JOIN {secrets} ON {joined} "  # noqa: S608 - as above
+            f"WHERE {_conditions(vendor, where, claim, run)} FOR UPDATE")
 
 
 @lru_cache(maxsize=64)
@@ -140,12 +144,15 @@ def update_run(pk, where, values, step=None, claim_at=None):
 
 
 class RunTransition:
-    """update_run(pk, where, values, step, claim_at) as the `change` of audit.record_many (see its docstring);
-    `secret`: (secret id, {field: value}), an update of the run's secret made with it."""
+    """update_run(pk, where, values, step, claim_at) as the `change` of audit.record_many (see its docstring).
+    `secret`: (secret id, {field: value}), an update of the run's secret made with it; `siblings`: (provider id, name
+    prefix, {field: value}), an update of the provider's other secrets whose names start with the prefix."""
 
-    def __init__(self, pk, where, values, step=None, claim_at=None, secret=None):
+    def __init__(self, pk, where, values, step=None, claim_at=None, secret=None, siblings=None):
         self.pk, self.where, self.values, self.step, self.claim_at = pk, where, values, step, claim_at
-        self.secret = secret
+        self.secret, self.siblings = secret, siblings
+        if siblings is not None and secret is None:
+            raise ValueError("siblings are those of the run's secret: name it too")
 
     def apply(self):
         if not update_run(self.pk, self.where, self.values, step=self.step, claim_at=self.claim_at):
@@ -153,11 +160,18 @@ class RunTransition:
         if self.secret is not None:
             secret_id, values = self.secret
             Secret.objects.filter(pk=secret_id).update(**values)
+        if self.siblings is not None:
+            provider_id, prefix, values = self.siblings
+            Secret.objects.filter(provider_id=provider_id, name__startswith=prefix).exclude(
+                pk=self.secret[0]).update(**values)
         return True
 
     def guard(self):
-        return (_guard_sql(connection.vendor, tuple(self.where), self.claim_at is not None, self.secret is not None),
-                _where_params(self.pk, self.where, self.claim_at))
+        params = _where_params(self.pk, self.where, self.claim_at)
+        if self.siblings is not None:
+            params = [self.siblings[0], _like_prefix(self.siblings[1]), *params]
+        return (_guard_sql(connection.vendor, tuple(self.where), self.claim_at is not None, self.secret is not None,
+                           self.siblings is not None), params)
 
     def writes(self):
         sqls = _appended_sql(connection.vendor, tuple(self.values), self.step is not None)
@@ -169,12 +183,24 @@ class RunTransition:
             secret_id, values = self.secret
             writes.append((_secret_sql(connection.vendor, tuple(values)),
                            [*(_prepared(Secret, name, value) for name, value in values.items()), secret_id]))
+        if self.siblings is not None:
+            provider_id, prefix, values = self.siblings
+            writes.append((_secret_sql(connection.vendor, tuple(values), siblings=True),
+                           [*(_prepared(Secret, name, value) for name, value in values.items()), provider_id,
+                            _like_prefix(prefix), self.secret[0]]))
         return writes
 
 
+def _like_prefix(prefix):
+    """A LIKE pattern matching names that start with `prefix` (its own % and _ escaped, as Django's startswith)."""
+    return connection.ops.prep_for_like_query(prefix) + "%"
+
+
 @lru_cache(maxsize=8)
-def _secret_sql(vendor, names):
+def _secret_sql(vendor, names, siblings=False):
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(_field(Secret, name).column)} = %s" for name in names)
+    which = (f"{quote('provider_id')} = %s AND {quote('name')} LIKE %s AND {quote('id')} <> %s" if siblings
+             else f"{quote('id')} = %s")
     return (f"UPDATE {quote(Secret._meta.db_table)} SET {assignments} "  # noqa: S608 - as above
-            f"WHERE {quote('id')} = %s AND EXISTS (SELECT 1 FROM appended)")
+            f"WHERE {which} AND EXISTS (SELECT 1 FROM appended)")

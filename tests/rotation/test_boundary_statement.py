@@ -227,3 +227,23 @@ def test_parallel_workers_boundaries_and_plain_appends_keep_one_chain(subprocess
     assert by_workers.count() == PROCESSES * ROUNDS * 2
     result = verify_database()
     assert result.ok, result.summary()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("held", [True, False])
+def test_the_secrets_sharing_its_version_history_move_with_the_transition_only(running, held):
+    provider = running.secret.provider
+    assert Secret.objects.filter(provider=provider, name="app/db#user").update(current_version="1") == 1  # synced
+    Secret.objects.create(provider=provider, name="app/dbx#user", current_version="1")  # another path
+    own_before = running.secret.current_version
+    where = {"claimed_by": "worker-a" if held else "worker-b", "state": State.APPLYING}
+    change = to_verifying(running, where=where, secret=(running.secret_id, {"current_version": "9"}))
+    change.siblings = (provider.pk, "app/db#", {"current_version": "9"})
+    assert (audit.record_many(events(), actor="worker", change=change) is not None) is held
+    versions = dict(Secret.objects.filter(provider=provider).values_list("name", "current_version"))
+    assert (versions[running.secret.name], versions["app/db#user"]) == (("9", "9") if held else (own_before, "1"))
+    assert versions["app/dbx#user"] == "1"
+
+
+def test_a_name_prefix_matches_only_itself_in_like():
+    assert run_rows._like_prefix("app/d_b%#") == "app/d\\_b\\%#%"
