@@ -9,8 +9,10 @@ the connection: a deployment behind a pooler that cannot keep them (PgBouncer in
 [database] prepared_statements = false, and these run unprepared, as Django's do.
 """
 import contextlib
+from functools import cache
 
 import psycopg
+from django_prometheus.db.common import ExportingCursorWrapper
 
 
 @contextlib.contextmanager
@@ -20,6 +22,12 @@ def prepared_cursor(connection):
     logs queries (DEBUG, tests counting them), these are logged too. Placeholders are %s, their values bound by the
     server: a value that may be NULL where PostgreSQL cannot infer the type needs a CAST."""
     connection.ensure_connection()
-    raw = psycopg.Cursor(connection.connection)
+    raw = _cursor_class(connection.alias, connection.vendor)(connection.connection)
     with connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw) as cursor:
         yield cursor
+
+
+@cache
+def _cursor_class(alias, vendor):
+    # Counted in the database metrics (django_db_execute_total, query durations, errors) as Django's cursors are.
+    return ExportingCursorWrapper(psycopg.Cursor, alias, vendor)

@@ -247,3 +247,18 @@ def test_the_secrets_sharing_its_version_history_move_with_the_transition_only(r
 
 def test_a_name_prefix_matches_only_itself_in_like():
     assert run_rows._like_prefix("app/d_b%#") == "app/d\\_b\\%#%"
+
+
+@pytest.mark.django_db
+def test_the_prepared_statements_are_counted_and_logged_as_djangos_are(running):
+    if connection.vendor != "postgresql":
+        pytest.skip("the prepared cursor is PostgreSQL's; SQLite runs the transaction form through Django's cursors")
+    from django.test.utils import CaptureQueriesContext
+    from django_prometheus.db import execute_total
+
+    counted = execute_total.labels(connection.alias, connection.vendor)
+    before = counted._value.get()
+    with CaptureQueriesContext(connection) as captured:
+        assert audit.record_many(events(), actor="worker", change=to_verifying(running)) is not None
+    assert [query["sql"][:15] for query in captured.captured_queries] == ["WITH guard AS ("]
+    assert counted._value.get() == before + 1
