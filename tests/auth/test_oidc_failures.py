@@ -36,7 +36,10 @@ def test_a_tampered_state_is_refused(client, sso):
     sso.user = idp_user("olivia", "sa-viewers")
     query = start_sign_in(client, sso)
 
-    response = finish_sign_in(client, {**query, "state": query["state"][:-1] + "x"})
+    state = query["state"]
+    tampered = state[:-1] + ("y" if state.endswith("x") else "x")  # always a different state
+
+    response = finish_sign_in(client, {**query, "state": tampered})
 
     assert_refused(response, "does not match a sign-in started in this browser", provider=sso)
     assert not User.objects.filter(username="olivia").exists()
