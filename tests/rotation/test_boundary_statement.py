@@ -251,6 +251,25 @@ def test_a_name_prefix_matches_only_itself_in_like():
 
 
 @pytest.mark.django_db
+def test_postgresql_finds_the_secrets_sharing_a_version_history_through_an_index(running):
+    if connection.vendor != "postgresql":
+        pytest.skip("the prefix index and its operator class are PostgreSQL's (providers migration 0008); SQLite "
+                    "plans its own LIKE and keeps no such index")
+    provider = running.secret.provider
+    Secret.objects.bulk_create(Secret(provider=provider, name=f"team{n % 50}/app{n}#key") for n in range(5000))
+    change = to_verifying(running, secret=(running.secret_id, {"current_version": "9"}))
+    change.siblings = (provider.pk, "app/db#", {"current_version": "9"})
+    sql, params = change.guard()
+    with connection.cursor() as cursor:
+        cursor.execute('ANALYZE "providers_secret"')  # the plan a real inventory gets, not an empty table's
+        cursor.execute(f"EXPLAIN {sql}", params)
+        guard_plan = "\n".join(row[0] for row in cursor.fetchall())
+    orm_plan = Secret.objects.filter(provider=provider, name__startswith="app/db#").explain()
+    for plan in (guard_plan, orm_plan):  # the boundary statement, and the transaction form's ORM update
+        assert "secret_name_prefix_idx" in plan and "~>=~ 'app/db#'" in plan, plan
+
+
+@pytest.mark.django_db
 def test_a_boundary_is_counted_and_logged_as_djangos_queries_are(running):
     from django.test.utils import CaptureQueriesContext
     from django_prometheus.db import execute_total
