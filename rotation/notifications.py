@@ -19,6 +19,7 @@ from providers.models import (
     SecretUserObjectPermission,
 )
 from rotation.models import Approval, RotationRequest
+from secretsadmin.lookalikes import with_code_points
 
 log = logging.getLogger("secretsadmin.rotation")
 State = RotationRequest.State
@@ -108,7 +109,7 @@ def _requester_emails(rotation):
 # -- what -------------------------------------------------------------------------------------------------------
 def _compose(kind, rotation, *, approve=None, final=None):
     """(headline, extra body lines, recipient emails), or None when the news is out of date."""
-    what = f"{rotation.secret.provider.name}:{rotation.secret.name}"
+    what = with_code_points(f"{rotation.secret.provider.name}:{rotation.secret.name}")  # no lookalike names
     requester = _requester_emails(rotation)
     if kind == "filed":
         if rotation.is_emergency and rotation.awaiting_review:

@@ -97,7 +97,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "secretsadmin.context_processors.navigation",
             ],
-            "builtins": ["secretsadmin.templatetags.when"],
+            "builtins": ["secretsadmin.templatetags.when", "secretsadmin.templatetags.names"],
         },
     },
 ]
