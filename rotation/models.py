@@ -253,3 +253,18 @@ class StepLog(models.Model):
     @property
     def duration(self):
         return self.finished_at - self.started_at if self.finished_at else None
+
+
+class PendingNotification(models.Model):
+    """A notification owed and not yet handed to a worker's job (an outbox): written in the transaction of the
+    change it tells of, deleted by the job that sends it. While Redis is down at that commit the row stays, and
+    the reconciler enqueues it again at `retry_at`, so an approver is still told of a request."""
+
+    request = models.ForeignKey(RotationRequest, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16)  # filed | decided | finished (rotation.notifications)
+    extra = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    retry_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.kind} notification of {self.request_id}"

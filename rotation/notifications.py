@@ -1,5 +1,6 @@
 """Who is told what about rotations: approvers of new requests, requesters of decisions and outcomes."""
 import logging
+from datetime import timedelta
 
 import django_rq
 import requests
@@ -9,6 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from redis.exceptions import RedisError
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -18,28 +20,38 @@ from providers.models import (
     SecretGroupObjectPermission,
     SecretUserObjectPermission,
 )
-from rotation.models import Approval, RotationRequest
+from rotation.models import Approval, PendingNotification, RotationRequest
 from secretsadmin.lookalikes import with_code_points
 
 log = logging.getLogger("secretsadmin.rotation")
 State = RotationRequest.State
 WEBHOOK_TIMEOUT = 10
+RETRY_AFTER = timedelta(minutes=2)  # a healthy queue runs the job in seconds; past this, it was lost
 
 
-# -- what the callers see: each one only puts a job on the queue, once the caller's transaction commits ---------
+# -- what the callers see: each one owes a notification (a row in the caller's transaction) and puts a job on the
+# queue once that transaction commits; the row goes when the job takes it, so a job lost with Redis is enqueued
+# again by the reconciler (enqueue_overdue_notifications) ------------------------------------------------------
 def request_filed(rotation):
-    _enqueue("filed", rotation.pk)
+    _owe("filed", rotation.pk)
 
 
 def request_decided(rotation, *, approve, final):
-    _enqueue("decided", rotation.pk, approve=bool(approve), final=bool(final))
+    _owe("decided", rotation.pk, approve=bool(approve), final=bool(final))
 
 
 def run_finished(rotation):
     if rotation.state == State.SUCCEEDED and rotation.requested_by_id is None \
             and not settings.ROTATION_NOTIFY_WEBHOOK_URL:
         return  # a scheduled run that succeeded: nobody to tell, so no job that would only find that out
-    _enqueue("finished", rotation.pk)
+    _owe("finished", rotation.pk)
+
+
+def enqueue_overdue_notifications(now, limit=500):
+    """Enqueue again the notifications still owed at their retry time (the reconciler); how many were put."""
+    overdue = list(PendingNotification.objects.filter(retry_at__lte=now).order_by("pk")[:limit])
+    PendingNotification.objects.filter(pk__in=[owed.pk for owed in overdue]).update(retry_at=now + RETRY_AFTER)
+    return sum(_put(owed) for owed in overdue)
 
 
 _queues = {}
@@ -56,15 +68,22 @@ def _queue():
     return _queues[key]
 
 
-def _enqueue(kind, request_id, **extra):
-    def put():
-        try:
-            _queue().enqueue(send_rotation_notification_job, kind, request_id, **extra)
-        except RedisError as exc:
-            # The rotation or decision is committed; a lost notification must not undo or fail it.
-            log.warning("rotation %s: %s notification not enqueued (%s)", request_id, kind, type(exc).__name__)
+def _owe(kind, request_id, **extra):
+    owed = PendingNotification.objects.create(request_id=request_id, kind=kind, extra=extra,
+                                              retry_at=timezone.now() + RETRY_AFTER)
+    transaction.on_commit(lambda: _put(owed), robust=True)
 
-    transaction.on_commit(put, robust=True)
+
+def _put(owed):
+    try:
+        _queue().enqueue(send_rotation_notification_job, owed.kind, owed.request_id, notification=owed.pk,
+                         **owed.extra)
+    except RedisError as exc:
+        # The rotation or decision is committed; a lost notification must not undo or fail it.
+        log.warning("rotation %s: %s notification not enqueued (%s); the reconciler will retry", owed.request_id,
+                    owed.kind, type(exc).__name__)
+        return False
+    return True
 
 
 # -- who --------------------------------------------------------------------------------------------------------
@@ -147,8 +166,14 @@ def _body(rotation, headline, lines, link):
         *lines, "", link, ""])
 
 
-def send_rotation_notification_job(kind, request_id, **extra):
-    """RQ job (queue "default"): reload the request and tell people by email and the webhook, as configured."""
+def send_rotation_notification_job(kind, request_id, notification=None, **extra):
+    """RQ job (queue "default"): reload the request and tell people by email and the webhook, as configured.
+
+    `notification`: the owed row. Taking it (a delete) comes first, so of two jobs for one row (the reconciler's
+    and a late original) one sends. Jobs enqueued before there were rows carry none and just send.
+    """
+    if notification is not None and not PendingNotification.objects.filter(pk=notification).delete()[0]:
+        return "already sent"
     rotation = RotationRequest.objects.select_related("secret__provider", "requested_by").filter(
         pk=request_id).first()
     composed = _compose(kind, rotation, **extra) if rotation is not None else None

@@ -4,7 +4,8 @@ Every 30 seconds (secretsadmin/cron.py) and from `manage.py reconcile_rotations`
 then enqueue every run that should be moving but is not - queued with no live job (Redis flushed or down
 at approval time) or whose job a worker took and died before claiming the run (a lease ago), claimed by a
 worker whose lease lapsed (killed), waiting to retry whose time has come,
-or in its grace period that has ended.
+or in its grace period that has ended. And no notification is forgotten either: one still owed at its retry time
+(its job was lost with Redis) is enqueued again.
 """
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from rotation.jobs import enqueue_now, job_is_alive
 from rotation.models import RotationRequest
+from rotation.notifications import enqueue_overdue_notifications
 from rotation.services import expire_stale_requests
 
 
@@ -22,9 +24,11 @@ class Reconciled:
     expired: int = 0
     enqueued: int = 0
     alive: int = 0
+    notifications: int = 0
 
     def summary(self):
-        return {"expired": self.expired, "enqueued": self.enqueued, "already queued": self.alive}
+        return {"expired": self.expired, "enqueued": self.enqueued, "already queued": self.alive,
+                "notifications enqueued again": self.notifications}
 
 
 def runs_due(now):
@@ -46,4 +50,5 @@ def reconcile_rotations(now=None):
             continue
         if enqueue_now(rotation.pk):
             result.enqueued += 1
+    result.notifications = enqueue_overdue_notifications(now)
     return result

@@ -2,11 +2,13 @@
 import json
 import logging
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import django_rq
 import pytest
 from django.contrib.auth.models import Group
+from django.db import transaction
 from guardian.shortcuts import assign_perm
 from rq.job import Job
 from rq.queue import Queue
@@ -14,8 +16,9 @@ from tenacity import wait_none
 
 from providers.models import Provider, Secret
 from rotation import notifications
-from rotation.models import Approval, RotationRequest
+from rotation.models import Approval, PendingNotification, RotationRequest
 from rotation.notifications import approvers_for, request_decided, request_filed, run_finished
+from rotation.reconcile import reconcile_rotations
 from tests.conftest import free_port, make_user
 
 State = RotationRequest.State
@@ -80,11 +83,12 @@ def enqueued(monkeypatch):
 
 def work(jobs):
     """Do what a worker does with each job: fetch it from Redis, take it off the queue, perform it."""
-    queue = django_rq.get_queue("default")
+    queue, results = django_rq.get_queue("default"), []
     for job in jobs:
         stored = Job.fetch(job.id, connection=queue.connection)
         queue.remove(stored)
-        stored.perform()
+        results.append(stored.perform())
+    return results
 
 
 @pytest.fixture
@@ -199,7 +203,8 @@ def test_a_rejection_emails_the_requester_with_the_reason(
                             comment="Not during the freeze")
     with django_capture_on_commit_callbacks(execute=True):
         request_decided(rotation, approve=False, final=True)
-    assert enqueued[0].kwargs == {"approve": False, "final": True}
+    owed = PendingNotification.objects.get(request=rotation)
+    assert enqueued[0].kwargs == {"approve": False, "final": True, "notification": owed.pk}
     work(enqueued)
     assert mail_to(mailoutbox) == ["bob@example.invalid"]
     assert mailoutbox[0].subject.endswith("was rejected")
@@ -288,12 +293,47 @@ def test_email_can_be_turned_off(notify_secret, role_users, enqueued, webhook, m
     assert len(webhook.received) == 1
 
 
-def test_an_unreachable_redis_does_not_fail_the_caller(notify_secret, role_users, settings, caplog,
-                                                       django_capture_on_commit_callbacks):
-    settings.RQ_QUEUES = {**settings.RQ_QUEUES, "default": {"URL": f"redis://127.0.0.1:{free_port()}/0"}}
+def test_an_unreachable_redis_does_not_fail_the_caller_and_the_reconciler_sends_it_later(
+        notify_secret, role_users, settings, caplog, enqueued, mailoutbox, django_capture_on_commit_callbacks):
+    reachable = settings.RQ_QUEUES
+    settings.RQ_QUEUES = {**reachable, "default": {"URL": f"redis://127.0.0.1:{free_port()}/0"}}
     rotation = file_request(notify_secret, role_users["bob"])
     with caplog.at_level(logging.WARNING, logger="secretsadmin.rotation"), \
             django_capture_on_commit_callbacks(execute=True) as callbacks:
         request_filed(rotation)
-    assert len(callbacks) == 1
+    assert len(callbacks) == 1 and enqueued == []
     assert f"rotation {rotation.pk}: filed notification not enqueued (ConnectionError)" in caplog.text
+    [owed] = PendingNotification.objects.filter(request=rotation)
+    assert owed.kind == "filed"
+
+    settings.RQ_QUEUES = reachable  # Redis is back
+    assert reconcile_rotations(now=owed.created_at + timedelta(seconds=30)).notifications == 0  # not yet due
+    assert reconcile_rotations(now=owed.retry_at).notifications == 1
+    assert reconcile_rotations(now=owed.retry_at).notifications == 0  # once per retry interval, not per pass
+    work(enqueued)
+
+    assert mail_to(mailoutbox) == ["charlie@example.invalid"]
+    assert not PendingNotification.objects.exists()
+
+
+def test_the_owed_notification_is_part_of_the_callers_transaction(notify_secret, role_users, enqueued,
+                                                                   django_capture_on_commit_callbacks):
+    rotation = file_request(notify_secret, role_users["bob"])
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        request_filed(rotation)
+        assert PendingNotification.objects.filter(request=rotation).count() == 1
+        raise RuntimeError("the change it tells of is rolled back")
+    assert enqueued == [] and not PendingNotification.objects.exists()
+
+
+def test_of_two_jobs_for_one_owed_notification_one_sends(notify_secret, role_users, enqueued, mailoutbox,
+                                                        django_capture_on_commit_callbacks):
+    rotation = file_request(notify_secret, role_users["bob"])
+    with django_capture_on_commit_callbacks(execute=True):
+        request_filed(rotation)
+    owed = PendingNotification.objects.get(request=rotation)
+    assert reconcile_rotations(now=owed.retry_at).notifications == 1  # the first job is late, say
+    assert len(enqueued) == 2 and {job.kwargs["notification"] for job in enqueued} == {owed.pk}
+
+    assert work(enqueued) == ["filed: 1 email(s)", "already sent"]
+    assert mail_to(mailoutbox) == ["charlie@example.invalid"]
