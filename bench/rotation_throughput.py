@@ -10,9 +10,10 @@ the provider (length 32, grace 0 h, auto-approved scheduled runs, no target). Th
 
   raw        the baseline, in one child: the provider calls of a rotation's steps through one adapter
              (providers.registry.adapter_for), for each raw secret in turn, timed around the calls:
-             describe_secret; stage_version(generated value, token); get_secret_version (apply);
-             get_secret_version + describe_secret (verify); promote_version + describe_secret; revoke_version
-             of the old version. A pass before each repeat's worker rounds (its baseline) and one at the end.
+             describe_secret; stage_version(generated value, token); nothing for apply (no target: the
+             worker does that step in passing, with no provider call); get_secret_version + describe_secret
+             (verify); promote_version + describe_secret; revoke_version of the old version. A pass before
+             each repeat's worker rounds (its baseline) and one at the end.
   1, 2, 4    warm workers: k `manage.py rqworker rotation --worker-class WORKER_CLASS` started and waited for
   workers    until all are registered and idle, then one child files N runs in one transaction (auto-approved
              scheduled runs through rotation.services.request_scheduled_rotation), so the N jobs reach the queue
@@ -377,8 +378,9 @@ def run():
         "metric": "rotation_worker_overhead", "value": round(worker, 4), "unit": "s", "baseline": round(raw, 4),
         "note": (f"goal <= 2; value: the 1-worker round's wall seconds per rotation (span / N, boot excluded), of "
                  f"the repeat with the median ratio (all repeats: {listed(overheads)}); baseline: the raw pass just "
-                 f"before it; the worker's fixed cost per rotation (value - baseline: six commits, one per step "
-                 f"boundary, the first also the claim, each a single prepared statement on PostgreSQL (the run, its "
+                 f"before it; the worker's fixed cost per rotation (value - baseline: five commits, one per step "
+                 f"boundary (apply, with no target, is done in passing in staging's), the first also the claim, "
+                 f"each a single prepared statement on PostgreSQL (the run, its "
                  f"step row, the inventory rows it changes and its audit events), 11 audit events, five step-log "
                  f"rows, RQ's bookkeeping) is {(worker - raw) * 1000:.1f} ms, whatever the provider's latency: "
                  f"run started_at -> finished_at averages {over['one']['busy'] * 1000:.0f} ms, "

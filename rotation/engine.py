@@ -12,7 +12,8 @@ attempt, written at its end; the step in progress is the run's state and step_st
 both, with the inventory rows the boundary changes (the secret's rotating flag as staging starts, its versions as
 promote ends) - bookkeeping is most of a rotation's cost when the provider answers in a millisecond (bench/). On
 PostgreSQL a boundary is a single prepared statement (audit.record_many with the transition as its change), the
-first one also the claim of a run not started yet.
+first one also the claim of a run not started yet. A step with nothing to do outside (apply, with no target) needs no
+write-ahead: it starts and ends within the boundary that ends the step before it.
 """
 import contextlib
 import logging
@@ -157,9 +158,11 @@ class Runner:
             if not self.released:
                 self.release()
 
-    def transition(self, rotation, state, now, ended=None, claiming=False, secret=None, siblings=None, **fields):
+    def transition(self, rotation, state, now, ended=None, claiming=False, secret=None, siblings=None, passed=None,
+                   **fields):
         """The conditional UPDATE to `state` (it renews the lease; a final state gives it up), mirrored in memory.
-        `ended`: (step, attempt, outcome, detail) of the step this transition ends, whose StepLog row it writes.
+        `ended`: (step, attempt, outcome, detail) of the step this transition ends, whose StepLog row it writes;
+        `passed`: (step, detail) of a step done in passing after it (nothing to do outside), whose row it writes too.
         `claiming`: the lease is taken by this UPDATE (the run must be claimable), not already held.
         `secret`: {field: value} of the run's secret, written with it; `siblings`: (provider id, name prefix,
         {field: value}) of the secrets sharing its version history, written with it (run_rows.RunTransition)."""
@@ -172,9 +175,11 @@ class Runner:
             values.update(claimed_by="", claimed_until=None)
         step_row = (*ended, self.step_started, now) if ended else None
         where = {"state": rotation.state} if claiming else {"claimed_by": self.name, "state": rotation.state}
+        later = [(passed[0], 0, StepLog.Outcome.SUCCEEDED, passed[1], now, now)] if passed else []
         change = run_rows.RunTransition(self.request_id, where, values, step=step_row,
                                         claim_at=now if claiming else None,
-                                        secret=(rotation.secret_id, secret) if secret else None, siblings=siblings)
+                                        secret=(rotation.secret_id, secret) if secret else None, siblings=siblings,
+                                        later_steps=later)
         self.change = change  # made with the boundary's audit events, as commit() ends
         if ended:
             self.step_started = None
@@ -258,12 +263,18 @@ class Runner:
         attempt, state = rotation.attempts, NEXT[step]
         if state == State.GRACE and fields["grace_until"] <= now:
             state = State.REVOKING_OLD  # no grace period to wait out: straight on to revoking the old version
+        passed = self._apply_in_passing(rotation) if state == State.APPLYING else None
+        if passed:  # nothing to apply anywhere, so no write-ahead to make: apply starts and ends in this commit
+            state = State.VERIFYING
         promoted = step == State.PROMOTING
         secret, siblings = self.promoted_inventory(rotation, fields) if promoted else (None, None)
         with self.commit():
             self.transition(rotation, state, now, ended=(step, attempt, StepLog.Outcome.SUCCEEDED, ""), attempts=0,
-                            error="", secret=secret, siblings=siblings, **fields)
+                            error="", secret=secret, siblings=siblings, passed=passed, **fields)
             self._audit("rotation.step_finished", rotation, step=step, attempt=attempt)
+            if passed:
+                self._audit("rotation.step_started", rotation, step=passed[0], attempt=0)
+                self._audit("rotation.step_finished", rotation, step=passed[0], attempt=0)
             if promoted:
                 self._audit("secret.rotation", rotation, new_version=rotation.new_version,
                             old_version=rotation.old_version)
@@ -272,6 +283,8 @@ class Runner:
         self.released = state in RotationRequest.FINAL_STATES
         if promoted:
             SecretMetrics.record_secret_rotation(rotation.secret.name, True, rotation.secret.provider.name)
+        if passed:
+            metrics.step_finished(rotation, passed[0], "success", 0.0)
         if self.released:
             notifications.run_finished(rotation)
 
@@ -319,6 +332,14 @@ class Runner:
         if self.adapter is None:
             self.adapter = adapter_for(rotation.secret.provider)
         return self.adapter
+
+    def _apply_in_passing(self, rotation):
+        """(step, detail) of the apply step when it has nothing to do outside (a target of kind none), else None."""
+        try:
+            target = target_for(rotation.frozen_policy.get("target") or {})
+        except TargetConfigError:
+            return None  # the apply step runs and reports the bad configuration, as it always has
+        return None if target.apply_has_effect else (State.APPLYING, target.describe())
 
     def _context(self, rotation):
         return TargetContext(request_id=str(rotation.uuid), secret_name=rotation.secret.name,

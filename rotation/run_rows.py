@@ -146,17 +146,26 @@ def update_run(pk, where, values, step=None, claim_at=None):
 class RunTransition:
     """update_run(pk, where, values, step, claim_at) as the `change` of audit.record_many (see its docstring).
     `secret`: (secret id, {field: value}), an update of the run's secret made with it; `siblings`: (provider id, name
-    prefix, {field: value}), an update of the provider's other secrets whose names start with the prefix."""
+    prefix, {field: value}), an update of the provider's other secrets whose names start with the prefix;
+    `later_steps`: the rows of steps that started and ended after `step` at this same boundary (a step with nothing
+    to do outside, done in passing); they start when `step` ends, which orders their rows after its row."""
 
-    def __init__(self, pk, where, values, step=None, claim_at=None, secret=None, siblings=None):
+    def __init__(self, pk, where, values, step=None, claim_at=None, secret=None, siblings=None, later_steps=()):
         self.pk, self.where, self.values, self.step, self.claim_at = pk, where, values, step, claim_at
-        self.secret, self.siblings = secret, siblings
+        self.secret, self.siblings, self.later_steps = secret, siblings, tuple(later_steps)
         if siblings is not None and secret is None:
             raise ValueError("siblings are those of the run's secret: name it too")
+        if self.later_steps and step is None:
+            raise ValueError("later steps follow the step this transition ends: name it too")
 
     def apply(self):
         if not update_run(self.pk, self.where, self.values, step=self.step, claim_at=self.claim_at):
             return False
+        if self.later_steps:
+            insert, placeholders = _step_values(connection.vendor)
+            with connection.cursor() as cursor:
+                for row in self.later_steps:
+                    cursor.execute(f"{insert} VALUES ({placeholders})", _step_params(self.pk, row))
         if self.secret is not None:
             secret_id, values = self.secret
             Secret.objects.filter(pk=secret_id).update(**values)
@@ -179,6 +188,7 @@ class RunTransition:
         if self.step is not None:
             params.append(_step_params(self.pk, self.step))
         writes = list(zip(sqls, params, strict=True))
+        writes += [(sqls[-1], _step_params(self.pk, row)) for row in self.later_steps]  # the step row's statement
         if self.secret is not None:
             secret_id, values = self.secret
             writes.append((_secret_sql(connection.vendor, tuple(values)),

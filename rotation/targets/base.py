@@ -29,6 +29,9 @@ class TargetConfigError(ValueError):
 
 class RotationTarget(ABC):
     kind: str
+    # Whether apply() reaches outside (a database, a web service). The worker commits the apply step's start before
+    # such a call (the write-ahead rule); a target whose apply does nothing has its step done in passing.
+    apply_has_effect = True
 
     def __init__(self, config: dict):
         self.config = config

@@ -4,6 +4,7 @@ from rotation.targets.base import ConfigChecker, RotationTarget, TargetContext
 
 class NoTarget(RotationTarget):
     kind = "none"
+    apply_has_effect = False
 
     @classmethod
     def validate(cls, config: dict) -> dict:

@@ -246,6 +246,25 @@ def test_the_secrets_sharing_its_version_history_move_with_the_transition_only(r
     assert versions["app/dbx#user"] == "1"
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("held", [True, False])
+def test_a_step_done_in_passing_gets_its_row_after_the_ended_one_only_with_the_transition(running, held):
+    where = {"claimed_by": "worker-a" if held else "worker-b", "state": State.APPLYING}
+    change = to_verifying(running, where=where)
+    now = change.step[-1]
+    change.later_steps = ((State.VERIFYING, 0, SUCCEEDED, "nothing to do outside", now, now),)
+    assert (audit.record_many(events(), actor="worker", change=change) is not None) is held
+    rows = list(running.steps.values_list("step", "detail", "started_at", "finished_at"))  # by start, as shown
+    assert rows == ([(State.APPLYING, "", now - timedelta(seconds=2), now),
+                     (State.VERIFYING, "nothing to do outside", now, now)] if held else [])
+
+
+def test_later_steps_need_the_step_they_follow():
+    with pytest.raises(ValueError, match="name it too"):
+        run_rows.RunTransition(1, {"state": State.STAGING}, {"state": State.VERIFYING},
+                               later_steps=[(State.APPLYING, 0, SUCCEEDED, "", None, None)])
+
+
 def test_a_name_prefix_matches_only_itself_in_like():
     assert run_rows._like_prefix("app/d_b%#") == "app/d\\_b\\%#%"
 

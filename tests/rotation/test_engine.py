@@ -66,6 +66,33 @@ def test_an_approved_run_goes_through_every_step_and_revokes_the_old_version(vau
     assert sync_provider(secret.provider_id, actor="system").out_of_band == []
 
 
+@pytest.fixture
+def boundaries(monkeypatch):
+    """The step boundaries runs commit, in order, as (state before, state after) of each."""
+    from rotation import engine
+
+    moved, record_many = [], engine.audit.record_many
+
+    def recording(events, *, actor, change):
+        moved.append((change.where["state"], change.values["state"]))
+        return record_many(events, actor=actor, change=change)
+
+    monkeypatch.setattr(engine.audit, "record_many", recording)
+    return moved
+
+
+def test_with_no_target_apply_is_done_in_passing_with_its_row_and_events(secret, approved, boundaries):
+    assert run_rotation(approved.pk) == State.SUCCEEDED
+    # No commit between staging's end and verify: apply makes no external call for a write-ahead to precede.
+    assert boundaries == [(State.QUEUED, State.STAGING), (State.STAGING, State.VERIFYING),
+                          (State.VERIFYING, State.PROMOTING), (State.PROMOTING, State.REVOKING_OLD),
+                          (State.REVOKING_OLD, State.SUCCEEDED)]
+    staged, applied = StepLog.objects.filter(request=approved)[:2]
+    assert (applied.step, applied.outcome, applied.attempt) == (State.APPLYING, "succeeded", 0)
+    assert applied.detail == "No target: consumers read the secret manager"
+    assert applied.started_at == applied.finished_at == staged.finished_at
+
+
 def test_the_old_version_outlives_the_grace_period_then_is_revoked(vault, kv_mount, secret, approved):
     approved.frozen_policy["grace_period_hours"] = 1
     RotationRequest.objects.filter(pk=approved.pk).update(frozen_policy=approved.frozen_policy)
@@ -140,7 +167,7 @@ def test_after_max_attempts_the_run_needs_attention_until_retried(vault, kv_moun
 
 
 def test_a_webhook_target_is_told_of_the_new_version_with_a_signed_request(vault, kv_mount, secret, approved,
-                                                                             monkeypatch):
+                                                                             monkeypatch, boundaries):
     received = []
 
     class Receiver(BaseHTTPRequestHandler):
@@ -163,6 +190,8 @@ def test_a_webhook_target_is_told_of_the_new_version_with_a_signed_request(vault
         assert run_rotation(approved.pk) == State.SUCCEEDED
     finally:
         server.shutdown()
+    # The webhook is an external call: apply's start is committed before it, as every step's is.
+    assert (State.STAGING, State.APPLYING) in boundaries and (State.APPLYING, State.VERIFYING) in boundaries
     assert len(received) == 1
     headers, body = received[0]
     assert headers["X-SecretsAdmin-Request-Id"] == str(approved.uuid)
