@@ -101,6 +101,18 @@ def shows_escaped(page, value):
     return all(escape(line) in page for line in lines)
 
 
+def shows_name(page, name):
+    """A provider-supplied name on the page: HTML-escaped, with each invisible or direction-changing character shown
+    as its marked code point (secretsadmin.lookalikes), and none of those characters anywhere on the page."""
+    from secretsadmin.lookalikes import has_hidden, is_hidden
+    from secretsadmin.templatetags.names import visible_controls
+
+    if not has_hidden(name):
+        return shows_escaped(page, name)
+    marked = str(visible_controls(name)).removeprefix('<bdi class="has-control-chars">').removesuffix("</bdi>")
+    return marked in page and not any(char in page for char in name if is_hidden(char))  # as or within a text
+
+
 def raw_markup_leaks(page, value):
     """The value appears unescaped on the page although escaping would change it (it holds <, >, &, ' or ")."""
     return escape(value) != value and value in page

@@ -2,7 +2,8 @@
 (capped: providers/sync.py), and every page that shows them escapes them.
 
 The pages: the inventory, the secret's page, the dashboard's "My work", the rotation list, queue and run page, the
-audit log and the audit event's page.
+audit log and the audit event's page. Control and direction-changing characters in names are shown as code points
+there (tests/security/test_lookalike_names.py), so a page never carries them.
 """
 import uuid
 
@@ -16,7 +17,7 @@ from providers.models import Provider, Secret
 from providers.sync import TAG_VALUE_MAX, TAGS_MAX, sync_provider
 from rotation.policy_services import assign_policy, create_policy
 from rotation.services import request_rotation
-from tests.security.fingerprint import raw_markup_leaks, shows_escaped
+from tests.security.fingerprint import raw_markup_leaks, shows_escaped, shows_name
 from tests.security.world import TOKEN_VARIABLE
 from tests.servers.openbao import enable_kv2
 
@@ -83,7 +84,7 @@ def test_hostile_names_and_tags_are_escaped_on_the_inventory_and_the_secret_page
     client.force_login(world["alice"])
     inventory = client.get(reverse("providers:secret_list"), {"provider": "vault-hostile"}).content.decode()
     for name in names():
-        assert shows_escaped(inventory, name), f"{name!r} not listed (escaped)"
+        assert shows_name(inventory, name), f"{name!r} not listed (escaped, hidden characters as code points)"
     assert_escaped(inventory, names(), "the inventory")
     secret = Secret.objects.get(provider=hostile, name=f"apps/hostile#{SCRIPT}")
     page = client.get(reverse("providers:secret_detail", args=[secret.uuid])).content.decode()
@@ -110,9 +111,9 @@ def test_hostile_names_are_escaped_in_the_audit_log(hostile, world, client):
     client.force_login(world["dana"])
     listing = client.get(reverse("audit:event_list"), {"event_type": "secret.changed_out_of_band"})
     page = listing.content.decode()
-    assert all(shows_escaped(page, name) for name in names())
+    assert all(shows_name(page, name) for name in names())
     assert_escaped(page, names(), "the audit log")
     for event in AuditEvent.objects.filter(event_type="secret.changed_out_of_band"):
         detail = client.get(reverse("audit:event_detail", args=[event.uuid])).content.decode()
-        assert shows_escaped(detail, event.secret_name)
+        assert shows_name(detail, event.secret_name)
         assert_escaped(detail, [event.secret_name], "the audit event's page")
