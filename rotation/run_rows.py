@@ -125,22 +125,27 @@ def update_run(pk, where, values, step=None, claim_at=None):
     names, conditions, claim = tuple(values), tuple(where), claim_at is not None
     params = [_prepared(RotationRequest, name, value) for name, value in values.items()]
     params += _where_params(pk, where, claim_at)
-    step_params = _step_params(pk, step) if step is not None else None
     if connection.vendor == "postgresql":
         with prepared_cursor(connection) as cursor:
-            if step_params is None:
+            if step is None:
                 cursor.execute(_update_sql(connection.vendor, names, conditions, claim), params)
             else:
                 cursor.execute(_update_with_step_sql(connection.vendor, names, conditions, claim),
-                               params + step_params[1:])
+                               params + _step_params(pk, step)[1:])
             return cursor.rowcount == 1
     with connection.cursor() as cursor:
         cursor.execute(_update_sql(connection.vendor, names, conditions, claim), params)
         matched = cursor.rowcount == 1
-        if matched and step_params is not None:
-            insert, placeholders = _step_values(connection.vendor)
-            cursor.execute(f"{insert} VALUES ({placeholders})", step_params)
+        if matched and step is not None:
+            _insert_steps(cursor, pk, [step])
         return matched
+
+
+def _insert_steps(cursor, request_id, rows):
+    """StepLog rows of the run, one INSERT each, on `cursor` (the transaction form; PostgreSQL's joins a statement)."""
+    insert, placeholders = _step_values(connection.vendor)
+    for row in rows:
+        cursor.execute(f"{insert} VALUES ({placeholders})", _step_params(request_id, row))
 
 
 class RunTransition:
@@ -162,10 +167,8 @@ class RunTransition:
         if not update_run(self.pk, self.where, self.values, step=self.step, claim_at=self.claim_at):
             return False
         if self.later_steps:
-            insert, placeholders = _step_values(connection.vendor)
             with connection.cursor() as cursor:
-                for row in self.later_steps:
-                    cursor.execute(f"{insert} VALUES ({placeholders})", _step_params(self.pk, row))
+                _insert_steps(cursor, self.pk, self.later_steps)
         if self.secret is not None:
             secret_id, values = self.secret
             Secret.objects.filter(pk=secret_id).update(**values)
